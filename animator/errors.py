@@ -1,0 +1,7 @@
+"""The one kind of error a user sees: one line, exit code 2."""
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for (a path, a name, a value). Printed as one line."""
+
+    exit_code = 2

@@ -1,0 +1,39 @@
+"""Rich progress for long jobs: a bar, i/N, seconds per item, ETA."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.text import Text
+
+console = Console(stderr=True)
+
+
+class RateColumn(ProgressColumn):
+    """Seconds per item (frames or steps)."""
+
+    def __init__(self, unit: str):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task) -> Text:
+        if not task.completed or not task.elapsed:
+            return Text(f"-- s/{self.unit}")
+        return Text(f"{task.elapsed / task.completed:.2f} s/{self.unit}")
+
+
+@contextmanager
+def progress_bar(description: str, total: int, unit: str = "step"):
+    """Yields ``update(done, info=None)``; ``info`` may carry a ``status`` string."""
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn(unit + "s"), RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn(), TextColumn("{task.fields[status]}")]
+    with Progress(*columns, console=console, transient=False) as p:
+        task = p.add_task(description, total=total, status="")
+
+        def update(done: int, status: str = "") -> None:
+            p.update(task, completed=done, status=status)
+
+        yield update

@@ -1,0 +1,193 @@
+"""DeepDream: gradient ascent of an objective on the image, over an octave pyramid.
+
+Tensors in, tensors out::
+
+    from dreamreel.engine import get_backbone, dream, DreamParams, objectives
+    net = get_backbone()
+    out = dream(net, image, objectives.layer("block9"), DreamParams(steps=10))
+
+``image`` is RGB in [0, 1], shape (1, 3, H, W), on the backbone's device.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .backbones import Backbone
+from .objectives import Objective
+
+# progress(done_steps, total_steps, info) -- info: {"octave": i, "octaves": n, "loss": float | None}
+Progress = Callable[[int, int, dict], None]
+
+
+@dataclass(frozen=True)
+class DreamParams:
+    octaves: int = 4  # pyramid levels (1 = the full size only)
+    octave_scale: float = 1.4  # size ratio between levels
+    steps: int = 10  # gradient steps per octave
+    lr: float = 0.02  # step size, in [0, 1] pixel units, of the mean-normalised gradient
+    jitter: int = 32  # random roll, pixels (at each octave's resolution)
+    smooth: float = 0.5  # Gaussian smoothing of the gradient: base sigma in pixels (0 = off)
+    tile: int = 0  # gradient tiles of at most this many pixels a side (0 = whole image)
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        if self.octaves < 1:
+            raise ValueError(f"octaves must be >= 1 (got {self.octaves})")
+        if not self.octave_scale > 1.0:
+            raise ValueError(f"octave scale must be > 1 (got {self.octave_scale})")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0 (got {self.steps})")
+        if self.lr < 0:
+            raise ValueError(f"step size must be >= 0 (got {self.lr})")
+        if self.jitter < 0 or self.smooth < 0:
+            raise ValueError("jitter and smooth must be >= 0")
+        if self.tile and self.tile < 64:
+            raise ValueError(f"tile must be 0 (off) or >= 64 px (got {self.tile})")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _gaussian_kernel(sigma: float, device, dtype) -> torch.Tensor:
+    radius = max(1, int(math.ceil(3 * sigma)))
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W), reflect padding."""
+    if sigma <= 0:
+        return x
+    k = _gaussian_kernel(sigma, x.device, x.dtype)
+    c, r = x.shape[1], k.numel() // 2
+    r_h, r_w = min(r, x.shape[2] - 1), min(r, x.shape[3] - 1)
+    kh = k[r - r_h : r + r_h + 1].view(1, 1, -1, 1).expand(c, 1, -1, 1)
+    kw = k[r - r_w : r + r_w + 1].view(1, 1, 1, -1).expand(c, 1, 1, -1)
+    x = F.conv2d(F.pad(x, (0, 0, r_h, r_h), mode="reflect"), kh, groups=c)
+    return F.conv2d(F.pad(x, (r_w, r_w, 0, 0), mode="reflect"), kw, groups=c)
+
+
+def smooth_gradient(g: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Cascade of three Gaussian blurs (0.5, 1, 2 x sigma), averaged: keeps fine and coarse detail."""
+    if sigma <= 0:
+        return g
+    return (gaussian_blur(g, 0.5 * sigma) + gaussian_blur(g, sigma) + gaussian_blur(g, 2 * sigma)) / 3
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    down = size[0] < x.shape[-2]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=down)
+
+
+def octave_sizes(h: int, w: int, octaves: int, scale: float, min_size: int) -> list[tuple[int, int]]:
+    """Sizes from smallest to full; levels whose short side would fall below ``min_size`` are dropped."""
+    sizes = []
+    for i in range(octaves):
+        f = scale ** -(octaves - 1 - i)
+        sh, sw = max(1, round(h * f)), max(1, round(w * f))
+        if min(sh, sw) >= min_size or i == octaves - 1:
+            sizes.append((sh, sw))
+    return sizes
+
+
+def _spans(n: int, tile: int) -> list[tuple[int, int]]:
+    """Split 0..n into near-equal spans of at most ``tile``."""
+    k = max(1, math.ceil(n / tile))
+    edges = [round(i * n / k) for i in range(k + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def objective_gradient(net: Backbone, img: torch.Tensor, objective: Objective, tile: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """d objective / d image, whole or tile by tile (bounded memory). Returns (grad, loss)."""
+    taps = list(objective.taps)
+    h, w = img.shape[-2:]
+    if not tile or (h <= tile and w <= tile):
+        x = img.detach().requires_grad_(True)
+        loss = objective(net.taps(x, taps))
+        (g,) = torch.autograd.grad(loss, x)
+        return g, loss.detach()
+    grad = torch.zeros_like(img)
+    total = img.new_zeros(())
+    min_side = net.spec.min_size
+    for y0, y1 in _spans(h, tile):
+        for x0, x1 in _spans(w, tile):
+            # a tile narrower than the network needs borrows context from its neighbours
+            ya, yb = _widen(y0, y1, h, min_side)
+            xa, xb = _widen(x0, x1, w, min_side)
+            x = img[..., ya:yb, xa:xb].detach().requires_grad_(True)
+            loss = objective(net.taps(x, taps))
+            (g,) = torch.autograd.grad(loss, x)
+            grad[..., y0:y1, x0:x1] = g[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+            total = total + loss.detach() * ((y1 - y0) * (x1 - x0) / (h * w))
+    return grad, total
+
+
+def _widen(a: int, b: int, n: int, need: int) -> tuple[int, int]:
+    if b - a >= need:
+        return a, b
+    extra = need - (b - a)
+    a2 = max(0, a - extra // 2)
+    b2 = min(n, a2 + need)
+    return max(0, b2 - need), b2
+
+
+def dream_step(net: Backbone, img: torch.Tensor, objective: Objective, params: DreamParams,
+               rng: random.Random, lr: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One jittered, normalised, smoothed gradient-ascent step. Returns (image, loss)."""
+    j = params.jitter
+    if params.tile:
+        j = max(j, params.tile // 2)  # move the tile grid over the picture every step
+    dy, dx = (rng.randint(-j, j), rng.randint(-j, j)) if j else (0, 0)
+    rolled = torch.roll(img, shifts=(dy, dx), dims=(-2, -1))
+    g, loss = objective_gradient(net, rolled, objective, params.tile)
+    g = torch.roll(g, shifts=(-dy, -dx), dims=(-2, -1))
+    g = smooth_gradient(g, params.smooth)
+    g = g / (g.abs().mean() + 1e-8)
+    img = (img + (params.lr if lr is None else lr) * g).clamp_(0.0, 1.0)
+    return img, loss
+
+
+@torch.no_grad()
+def dream(net: Backbone, image: torch.Tensor, objective: Objective, params: DreamParams = DreamParams(),
+          progress: Progress | None = None) -> torch.Tensor:
+    """Dream ``image`` (1, 3, H, W) in [0, 1]; returns a new tensor of the same shape."""
+    params.validate()
+    if image.dim() != 4 or image.shape[:2] != (1, 3):
+        raise ValueError(f"image must be (1, 3, H, W), got {tuple(image.shape)}")
+    h, w = image.shape[-2:]
+    if min(h, w) < net.spec.min_size:
+        raise ValueError(f"image {w}x{h} is too small for {net.name}: the short side needs at least {net.spec.min_size} px")
+    rng = random.Random(params.seed)
+    base = image.detach().to(net.device, torch.float32)
+    sizes = octave_sizes(h, w, params.octaves, params.octave_scale, net.spec.min_size)
+    total, done = len(sizes) * params.steps, 0
+    detail = None
+    img = base
+    autocast = torch.autocast("cuda", dtype=torch.float16) if base.device.type == "cuda" else None
+    for oi, size in enumerate(sizes):
+        octave_base = resize(base, size)
+        img = octave_base if detail is None else (octave_base + resize(detail, size)).clamp_(0, 1)
+        for _ in range(params.steps):
+            with torch.enable_grad():
+                if autocast is not None:
+                    with autocast:
+                        img, loss = dream_step(net, img, objective, params, rng)
+                else:
+                    img, loss = dream_step(net, img, objective, params, rng)
+            done += 1
+            if progress is not None:
+                progress(done, total, {"octave": oi + 1, "octaves": len(sizes), "loss": loss})
+        detail = img - octave_base
+    return img
