@@ -11,6 +11,7 @@ import torch
 
 from ..engine import start
 from .errors import UserError
+from .sinks import decode_image_file, write_image_atomic
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -21,23 +22,11 @@ def read_image(path: str) -> torch.Tensor:
         raise UserError(f"file not found: {path}")
     if os.path.isdir(path):
         raise UserError(f"{path} is a folder, not an image")
-    data = np.fromfile(path, dtype=np.uint8)
-    arr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if arr is None:
-        raise UserError(f"not an image (or a corrupt one): {path}")
-    return from_uint8(cv2.cvtColor(arr, cv2.COLOR_BGR2RGB))
-
-
-def from_uint8(arr: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float().div_(255.0)
-
-
-def to_uint8(frame: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) or (3, H, W) float in [0, 1] -> H x W x 3 uint8 RGB."""
-    x = frame.detach()
-    if x.dim() == 4:
-        x = x[0]
-    return x.clamp(0, 1).mul(255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    try:
+        arr = decode_image_file(path)
+    except (ValueError, OSError):
+        raise UserError(f"not an image (or a corrupt one): {path}") from None
+    return torch.from_numpy(arr).permute(2, 0, 1)[None].float().div_(255.0)
 
 
 def fit_size(h: int, w: int, longest: int) -> tuple[int, int]:
@@ -111,17 +100,4 @@ def check_writable(path: str, exts: tuple[str, ...] = IMAGE_EXTS) -> None:
 
 def write_image(path: str, frame: torch.Tensor) -> None:
     """Encode by extension, write to a temporary name beside ``path``, then rename."""
-    ext = os.path.splitext(path)[1].lower() or ".png"
-    ok, buf = cv2.imencode(ext, cv2.cvtColor(to_uint8(frame), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise UserError(f"cannot encode an image as {ext}")
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_image_atomic(path, frame)

@@ -116,16 +116,17 @@ def _unlink(path: Path | None) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def write_png_atomic(path: PathLike, frame: Frame) -> Path:
-    """Write ``frame`` as an 8-bit RGB PNG at ``path``, atomically.
+def write_image_atomic(path: PathLike, frame: Frame) -> Path:
+    """Write ``frame`` as an 8-bit RGB image at ``path`` (format by suffix; PNG if none), atomically.
 
-    The PNG is encoded in memory, written to ``<path>.tmp-XXXXXXXX.png`` in the same
+    The image is encoded in memory, written to ``<path>.tmp-XXXXXXXX<suffix>`` in the same
     directory and renamed over ``path`` with :func:`os.replace`. Returns ``Path(path)``.
     """
     path = Path(path)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(to_uint8(frame), cv2.COLOR_RGB2BGR))
+    ext = path.suffix.lower() or ".png"
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(to_uint8(frame), cv2.COLOR_RGB2BGR))
     if not ok:
-        raise RuntimeError(f"OpenCV could not encode a PNG for {path}")
+        raise RuntimeError(f"OpenCV could not encode {ext} for {path}")
     tmp = _tmp_name(path)
     try:
         with open(tmp, "wb") as f:
@@ -137,7 +138,10 @@ def write_png_atomic(path: PathLike, frame: Frame) -> Path:
     return path
 
 
-def _read_png_uint8(path: PathLike) -> np.ndarray:
+write_png_atomic = write_image_atomic
+
+
+def decode_image_file(path: PathLike) -> np.ndarray:
     """Read an image file as an HxWx3 uint8 RGB array (grey and alpha are handled)."""
     data = np.fromfile(str(path), dtype=np.uint8)
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
@@ -160,7 +164,7 @@ def read_png(path: PathLike, device: torch.device | str | None = None) -> torch.
     Grey images are expanded to RGB, an alpha channel is dropped, 16-bit images are
     reduced to 8 bits.
     """
-    a = _read_png_uint8(path)
+    a = decode_image_file(path)
     t = torch.from_numpy(a).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
     return t.to(device) if device is not None else t
 
@@ -521,7 +525,7 @@ def _iter_uint8(frames: Iterable[Any]) -> Iterator[np.ndarray]:
     """Yield HxWx3 uint8 arrays from frames or image paths; all must share one size."""
     size = None
     for f in frames:
-        a = _read_png_uint8(f) if isinstance(f, (str, os.PathLike)) else to_uint8(f)
+        a = decode_image_file(f) if isinstance(f, (str, os.PathLike)) else to_uint8(f)
         if size is None:
             size = a.shape
         elif a.shape != size:

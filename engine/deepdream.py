@@ -120,18 +120,25 @@ def objective_gradient(net: Backbone, img: torch.Tensor, objective: Objective, t
         return g, loss.detach()
     grad = torch.zeros_like(img)
     total = img.new_zeros(())
-    min_side = net.spec.min_size
+    margin = tile_margin(tile)
+    need = net.spec.min_size
     for y0, y1 in _spans(h, tile):
         for x0, x1 in _spans(w, tile):
-            # a tile narrower than the network needs borrows context from its neighbours
-            ya, yb = _widen(y0, y1, h, min_side)
-            xa, xb = _widen(x0, x1, w, min_side)
+            # each tile sees `margin` px of real context on every side (so its border gradients
+            # match the untiled ones) and at least the network's minimum size
+            ya, yb = _widen(max(0, y0 - margin), min(h, y1 + margin), h, need)
+            xa, xb = _widen(max(0, x0 - margin), min(w, x1 + margin), w, need)
             x = img[..., ya:yb, xa:xb].detach().requires_grad_(True)
             loss = objective(net.taps(x, taps))
             (g,) = torch.autograd.grad(loss, x)
             grad[..., y0:y1, x0:x1] = g[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]
             total = total + loss.detach() * ((y1 - y0) * (x1 - x0) / (h * w))
     return grad, total
+
+
+def tile_margin(tile: int) -> int:
+    """Context around each tile: an eighth of the tile, 16..48 px."""
+    return max(16, min(48, tile // 8))
 
 
 def _widen(a: int, b: int, n: int, need: int) -> tuple[int, int]:

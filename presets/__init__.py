@@ -1,0 +1,1 @@
+"""Named looks as TOML files, and a tiny loader. Data, not code."""
