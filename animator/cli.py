@@ -45,6 +45,65 @@ def dream(
                               tile=tile, seed=seed, device=device, blend=blend, alpha=alpha))
 
 
+@app.command()
+def zoom(
+    image: str = typer.Argument(..., help="Start picture: an image file, 'noise', or 'solid:#RRGGBB'."),
+    output: str = typer.Option(..., "-o", "--output", help="Output video (.mp4) or .gif."),
+    gif: Optional[str] = typer.Option(None, help="Also write a looping GIF here."),
+    preset: Optional[str] = typer.Option(None, help="A look from 'dreamreel presets' (or a .toml file). Default: classic-zoom."),
+    frames: Optional[int] = typer.Option(None, help="Number of frames."),
+    fps: Optional[float] = typer.Option(None, help="Frames per second."),
+    size: Optional[int] = typer.Option(None, help="Longest side of the frames, px."),
+    zoom: Optional[str] = typer.Option(None, help="Zoom per frame, schedule: '0:(1.02), 120:(1.06)'."),
+    angle: Optional[str] = typer.Option(None, help="Rotation per frame in degrees, schedule."),
+    translation_x: Optional[str] = typer.Option(None, help="Shift per frame in px (right), schedule."),
+    translation_y: Optional[str] = typer.Option(None, help="Shift per frame in px (down), schedule."),
+    center_x: Optional[str] = typer.Option(None, help="Transform centre, fraction of the width, schedule."),
+    center_y: Optional[str] = typer.Option(None, help="Transform centre, fraction of the height, schedule."),
+    strength: Optional[str] = typer.Option(None, help="Dream step size, schedule."),
+    steps: Optional[str] = typer.Option(None, help="Dream steps per octave, schedule."),
+    octaves: Optional[str] = typer.Option(None, help="Octaves per frame, schedule."),
+    octave_scale: Optional[float] = typer.Option(None, help="Size ratio between octaves."),
+    model: Optional[str] = typer.Option(None, help="Backbone (see 'dreamreel models')."),
+    weights: Optional[str] = typer.Option(None, help="Weights file for the model."),
+    layers: Optional[str] = typer.Option(None, help="Layers to dream: 'block9', 'block6:0.5,block9', 'block3..block5'."),
+    channels: Optional[str] = typer.Option(None, help="Channels of the (one) layer."),
+    klass: Optional[str] = typer.Option(None, "--class", help="ImageNet class to dream."),
+    jitter: Optional[int] = typer.Option(None, help="Random roll in pixels."),
+    smooth: Optional[float] = typer.Option(None, help="Gradient smoothing sigma (0 = off)."),
+    tile: int = typer.Option(0, help="Gradient tile size in px (0 = off)."),
+    cadence: Optional[int] = typer.Option(None, help="Dream every K-th frame; warp and cross-fade between."),
+    color_coherence: Optional[str] = typer.Option(None, help="Match colours to frame 0: lab, rgb, hsv or none."),
+    border: Optional[str] = typer.Option(None, help="Border of the motion warp: reflect, replicate, wrap."),
+    crf: Optional[int] = typer.Option(None, help="H.264 quality (lower = better, 18 default)."),
+    dither: Optional[str] = typer.Option(None, help="GIF dither: sierra2_4a, floyd_steinberg, bayer, sierra2, none."),
+    frames_dir: Optional[str] = typer.Option(None, help="Folder for the PNG frames (default: OUTPUT_frames/)."),
+    resume: bool = typer.Option(False, help="Continue a stopped render from its frames on disk."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = typer.Option("auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps."),
+) -> None:
+    """Render an endless dream zoom to MP4 (and GIF)."""
+    from .config import resolve
+    from .zoom import render_zoom
+
+    given = {k: v for k, v in locals().items() if k not in ("output", "gif", "preset", "frames_dir", "resume", "device")}
+    cfg = resolve(given, preset)
+    render_zoom(cfg, output, gif=gif, frames_dir=frames_dir, resume=resume, device=device)
+
+
+@app.command("presets")
+def list_presets() -> None:
+    """List the named looks for 'zoom --preset'."""
+    from .. import presets as P
+
+    table = Table(title="dreamreel presets")
+    table.add_column("preset")
+    table.add_column("description")
+    for name, desc in P.describe().items():
+        table.add_row(f"[bold]{name}[/]", desc)
+    console.print(table)
+
+
 def _compress_taps(taps: tuple[str, ...]) -> str:
     """'block0, block1, ..., block15' -> 'block0..block15'."""
     out, i = [], 0

@@ -448,7 +448,7 @@ class Backbone(nn.Module):
 
             handles.append(self._modules_by_tap[n].register_forward_hook(hook))
         try:
-            logits = self.net(self.normalize(x))
+            logits = self.net(self.normalize(x).contiguous(memory_format=torch.channels_last))
             if want_logits:
                 out[LOGITS] = logits
         except _Stop:
@@ -494,7 +494,8 @@ def get_backbone(name: str = DEFAULT_MODEL, weights: str | None = None, device: 
     fuse_conv_bn(net)
     for p in net.parameters():
         p.requires_grad_(False)
-    bb = Backbone(spec, net, path).to(device).eval()
+    # channels-last runs the convolutions about twice as fast on the CPU (oneDNN), and suits cuDNN
+    bb = Backbone(spec, net, path).to(device=device, memory_format=torch.channels_last).eval()
     _CACHE[key] = bb
     return bb
 

@@ -15,6 +15,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Callable
 
+import cv2
 import torch
 import torch.nn.functional as F
 
@@ -78,9 +79,18 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def smooth_gradient(g: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Cascade of three Gaussian blurs (0.5, 1, 2 x sigma), averaged: keeps fine and coarse detail."""
+    """Cascade of three Gaussian blurs (0.5, 1, 2 x sigma), averaged: keeps fine and coarse detail.
+
+    On the CPU OpenCV's blur is used (an order of magnitude faster than a depthwise conv there);
+    elsewhere the separable torch blur, which stays on the device.
+    """
     if sigma <= 0:
         return g
+    if g.device.type == "cpu" and g.shape[0] == 1 and g.shape[1] <= 4:
+        a = g[0].permute(1, 2, 0).float().contiguous().numpy()
+        out = sum(cv2.GaussianBlur(a, (0, 0), s * sigma, borderType=cv2.BORDER_REFLECT_101) for s in (0.5, 1.0, 2.0))
+        out = out.reshape(a.shape) / 3.0
+        return torch.from_numpy(out).permute(2, 0, 1)[None].to(g.dtype)
     return (gaussian_blur(g, 0.5 * sigma) + gaussian_blur(g, sigma) + gaussian_blur(g, 2 * sigma)) / 3
 
 

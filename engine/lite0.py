@@ -40,8 +40,8 @@ class MBConv(nn.Module):
     def __init__(self, cin: int, cout: int, k: int, stride: int, expand: int):
         super().__init__()
         mid = cin * expand
-        self.expand = nn.Sequential(_conv_bn(cin, mid, 1), nn.ReLU6(inplace=True)) if expand != 1 else nn.Identity()
-        self.depthwise = nn.Sequential(_conv_bn(mid, mid, k, stride, groups=mid), nn.ReLU6(inplace=True))
+        self.expand = nn.Sequential(_conv_bn(cin, mid, 1), nn.ReLU6()) if expand != 1 else nn.Identity()
+        self.depthwise = nn.Sequential(_conv_bn(mid, mid, k, stride, groups=mid), nn.ReLU6())
         self.project = _conv_bn(mid, cout, 1)
         self.skip = stride == 1 and cin == cout
 
@@ -57,13 +57,13 @@ class EfficientNetLite0(nn.Module):
 
     def __init__(self, num_classes: int = 1000):
         super().__init__()
-        self.stem = nn.Sequential(_conv_bn(3, 32, 3, 2), nn.ReLU6(inplace=True))
+        self.stem = nn.Sequential(_conv_bn(3, 32, 3, 2), nn.ReLU6())
         i = 0
         for repeats, k, s, e, cin, cout in STAGES:
             for j in range(repeats):
                 self.add_module(f"block{i}", MBConv(cin if j == 0 else cout, cout, k, s if j == 0 else 1, e))
                 i += 1
-        self.head = nn.Sequential(_conv_bn(320, 1280, 1), nn.ReLU6(inplace=True))
+        self.head = nn.Sequential(_conv_bn(320, 1280, 1), nn.ReLU6())
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(1280, num_classes)
 

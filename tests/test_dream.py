@@ -97,7 +97,7 @@ def _tiled_run(tile: int, out_path) -> tuple[float, dict]:
 
 @pytest.mark.slow
 def test_tiles_bound_memory_and_leave_no_seams(tmp_path):
-    """1600x1000 with 256 px tiles: lower peak RSS than untiled, and no seam lines.
+    """1600x1000 with 256 px tiles: less added peak RSS than untiled, and no seam lines.
 
     Seam proxy: the mean |horizontal step| of the change image (dream - start) in the columns
     where the tile grid would cut, relative to its median over all columns. A tile seam is a
@@ -106,7 +106,7 @@ def test_tiles_bound_memory_and_leave_no_seams(tmp_path):
     """
     rss_untiled, untiled = _tiled_run(0, tmp_path / "a.pt")
     rss_tiled, tiled = _tiled_run(256, tmp_path / "b.pt")
-    assert rss_tiled < 0.8 * rss_untiled, (rss_tiled, rss_untiled)
+    assert rss_tiled < 0.6 * rss_untiled, (rss_tiled, rss_untiled)
 
     def seam_ratio(result) -> float:
         g = (result["out"] - result["in"]).abs().sum(1)[0]

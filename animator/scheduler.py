@@ -1,0 +1,199 @@
+"""The frame scheduler: the one loop over frames that every mode uses.
+
+A *mode* says where each frame comes from (its ``source``) and what is done to it (its
+``step``); the scheduler owns everything else: the frame index, cadence (which frames are
+stepped, how the ones between are made), seeds, colour coherence, progress, resume and the
+sinks. Nothing else in dreamreel loops over frames.
+
+Frames are fed back quantised to 8 bits, exactly as they are stored in the PNG frames, so a
+render resumed from its frames on disk continues bit for bit as if it had never stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+
+from .color import ColorMatcher
+from .errors import UserError
+from .sinks import FrameDir, Mp4Writer, make_gif
+
+
+class Mode(Protocol):
+    """What a mode gives the scheduler. ``t`` is the frame index, frames are (1, 3, H, W) in [0, 1]."""
+
+    n_frames: int
+
+    def first_source(self) -> torch.Tensor:
+        """The source of frame 0."""
+
+    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> torch.Tensor:
+        """The source of stepped frame ``t``, given the last stepped frame ``prev`` (at ``prev_t``)."""
+
+    def step(self, t: int, source: torch.Tensor, seed: int) -> torch.Tensor:
+        """Frame ``t`` made from its source (the dream / stylisation)."""
+
+    def tween(self, t: int, a: torch.Tensor, ta: int, b: torch.Tensor | None, tb: int | None) -> torch.Tensor:
+        """An in-between frame ``ta < t < tb`` from the stepped frames around it (``b`` may be None at the end)."""
+
+
+@dataclass(frozen=True)
+class Sinks:
+    frames_dir: str  # PNG frames (always kept: they are what a resume continues from)
+    mp4: str | None = None
+    gif: str | None = None
+    fps: float = 24.0
+    crf: int = 18
+    gif_fps: float | None = None
+    gif_dither: str = "sierra2_4a"
+    gif_width: int | None = None
+    audio: str | None = None  # a file whose audio track goes into the MP4
+
+
+def frame_seed(seed: int, t: int) -> int:
+    """Each frame's own seed: independent of how the render got there (resume-safe)."""
+    return (seed * 1_000_003 + t * 7919) % (2**31 - 1)
+
+
+def quantize(frame: torch.Tensor) -> torch.Tensor:
+    """What an 8-bit PNG holds: values on the 1/255 grid."""
+    return frame.clamp(0, 1).mul(255).round_().div_(255)
+
+
+def keyframes(n: int, cadence: int) -> list[int]:
+    """Frames that are stepped: 0, K, 2K, ... below n."""
+    return list(range(0, n, max(1, cadence)))
+
+
+def _comparable(settings: dict) -> dict:
+    """The part of settings.json that defines the frames (not where they are written, nor versions)."""
+    return {k: v for k, v in settings.items() if k not in ("versions", "outputs")}
+
+
+class FrameScheduler:
+    def __init__(self, mode: Mode, sinks: Sinks, settings: dict, *, cadence: int = 1,
+                 color_coherence: str = "lab", seed: int = 0, resume: bool = False,
+                 progress: Callable[[int, int, str], None] | None = None):
+        if cadence < 1:
+            raise UserError(f"--cadence must be >= 1 (got {cadence})")
+        self.mode = mode
+        self.sinks = sinks
+        self.settings = settings
+        self.cadence = cadence
+        self.color_mode = color_coherence
+        self.seed = seed
+        self.resume = resume
+        self.progress = progress
+        self.frames = FrameDir(sinks.frames_dir)
+        self.stepped: list[int] = []  # frames that went through mode.step in this run
+        self.seconds = 0.0
+
+    # ------------------------------------------------------------------ setup / resume
+
+    def _prepare(self) -> int:
+        """Create the frames folder, check or write settings.json; return the first frame to render."""
+        from .settings import write_settings
+
+        folder = Path(self.sinks.frames_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.frames.clean_temp()
+        settings_file = folder / "settings.json"
+        done = self.frames.count_complete()
+        if self.resume:
+            if not settings_file.exists():
+                if done:
+                    raise UserError(f"cannot resume: {settings_file} is missing")
+                write_settings(str(settings_file), self.settings)
+                return 0
+            old = json.loads(settings_file.read_text())
+            a, b = _comparable(old), _comparable(json.loads(json.dumps(self.settings)))
+            if a != b:
+                diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+                raise UserError(f"cannot resume: settings differ from {settings_file} in: {', '.join(diff)}")
+            return min(done, self.mode.n_frames)
+        # a new render: old frames in this folder would mix with the new ones
+        for p in folder.glob("frame_*.png"):
+            p.unlink()
+        write_settings(str(settings_file), self.settings)
+        return 0
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> dict:
+        n = self.mode.n_frames
+        start = self._prepare()
+        t0 = time.perf_counter()
+        writer = Mp4Writer(self.sinks.mp4, fps=self.sinks.fps, crf=self.sinks.crf,
+                           audio_path=self.sinks.audio) if self.sinks.mp4 else None
+        try:
+            for i in range(start):  # the MP4 is streamed: frames already on disk go in first
+                if writer:
+                    writer.write(self.frames.read(i))
+            if start < n:
+                self._render(start, writer)
+            if writer:
+                writer.close()
+                writer = None
+        except BaseException:
+            if writer:
+                writer.abort()
+            raise
+        self.seconds = time.perf_counter() - t0
+        if self.sinks.gif:
+            gif_fps = self.sinks.gif_fps or min(self.sinks.fps, 50.0)
+            make_gif(self.frames.paths(stop=n), self.sinks.gif, fps=gif_fps, dither=self.sinks.gif_dither,
+                     width=self.sinks.gif_width)
+        return {"frames": n, "resumed_from": start, "stepped": len(self.stepped), "seconds": self.seconds}
+
+    def _emit(self, t: int, frame: torch.Tensor, writer) -> None:
+        self.frames.write(t, frame)
+        if writer:
+            writer.write(frame)
+        if self.progress:
+            self.progress(t + 1, self.mode.n_frames, "")
+
+    def _stepped_frame(self, t: int, source: torch.Tensor) -> torch.Tensor:
+        out = self.mode.step(t, source, frame_seed(self.seed, t))
+        if self._matcher is not None:
+            out = self._matcher(out)
+        self.stepped.append(t)
+        return quantize(out)
+
+    def _render(self, start: int, writer) -> None:
+        n, k = self.mode.n_frames, self.cadence
+        keys = keyframes(n, k)
+        self._matcher = None
+        if start == 0:
+            frame0 = self._stepped_frame(0, self.mode.first_source())
+            self._emit(0, frame0, writer)
+            prev, prev_t = frame0, 0
+        else:
+            frame0 = self.frames.read(0).to(self._device())
+            prev_t = max(key for key in keys if key < start)
+            prev = self.frames.read(prev_t).to(frame0.device)
+        if self.color_mode != "none":
+            self._matcher = ColorMatcher(frame0, self.color_mode)
+        for key in keys:
+            if key <= prev_t:
+                continue
+            cur = self._stepped_frame(key, self.mode.source(key, prev, prev_t))
+            for t in range(max(prev_t + 1, start), key):
+                self._emit(t, quantize(self.mode.tween(t, prev, prev_t, cur, key)), writer)
+            if key >= start:
+                self._emit(key, cur, writer)
+            prev, prev_t = cur, key
+        for t in range(max(prev_t + 1, start), n):  # after the last stepped frame
+            self._emit(t, quantize(self.mode.tween(t, prev, prev_t, None, None)), writer)
+
+    def _device(self) -> torch.device:
+        return getattr(self.mode, "device", torch.device("cpu"))
+
+
+def default_frames_dir(output: str) -> str:
+    stem, _ = os.path.splitext(output)
+    return stem + "_frames"
