@@ -19,19 +19,20 @@ class RateColumn(ProgressColumn):
         self.unit = unit
 
     def render(self, task) -> Text:
-        if not task.completed or not task.elapsed:
+        done = task.completed - task.fields.get("first", 0)
+        if done <= 0 or not task.elapsed:
             return Text(f"-- s/{self.unit}")
-        return Text(f"{task.elapsed / task.completed:.2f} s/{self.unit}")
+        return Text(f"{task.elapsed / done:.2f} s/{self.unit}")
 
 
 @contextmanager
-def progress_bar(description: str, total: int, unit: str = "step"):
-    """Yields ``update(done, info=None)``; ``info`` may carry a ``status`` string."""
+def progress_bar(description: str, total: int, unit: str = "step", first: int = 0):
+    """Yields ``update(done, status="")``. ``first``: items already done before this run (a resume)."""
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn(unit + "s"), RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn(), TextColumn("{task.fields[status]}")]
     with Progress(*columns, console=console, transient=False) as p:
-        task = p.add_task(description, total=total, status="")
+        task = p.add_task(description, total=total, completed=first, status="", first=first)
 
         def update(done: int, status: str = "") -> None:
             p.update(task, completed=done, status=status)

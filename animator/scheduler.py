@@ -92,11 +92,21 @@ class FrameScheduler:
         self.frames = FrameDir(sinks.frames_dir)
         self.stepped: list[int] = []  # frames that went through mode.step in this run
         self.seconds = 0.0
+        self._start: int | None = None
 
     # ------------------------------------------------------------------ setup / resume
 
-    def _prepare(self) -> int:
-        """Create the frames folder, check or write settings.json; return the first frame to render."""
+    def prepare(self) -> int:
+        """Create the frames folder, check or write settings.json; return the first frame to render.
+
+        Called by :meth:`run`; call it earlier to refuse a bad resume before any progress is shown.
+        """
+        if self._start is not None:
+            return self._start
+        self._start = self._check_folder()
+        return self._start
+
+    def _check_folder(self) -> int:
         from .settings import write_settings
 
         folder = Path(self.sinks.frames_dir)
@@ -126,7 +136,7 @@ class FrameScheduler:
 
     def run(self) -> dict:
         n = self.mode.n_frames
-        start = self._prepare()
+        start = self.prepare()
         t0 = time.perf_counter()
         writer = Mp4Writer(self.sinks.mp4, fps=self.sinks.fps, crf=self.sinks.crf,
                            audio_path=self.sinks.audio) if self.sinks.mp4 else None

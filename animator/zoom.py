@@ -159,9 +159,12 @@ def render_zoom(cfg, output: str, gif: str | None = None, frames_dir: str | None
                     "frames": os.path.abspath(frames_dir)},
     }
     sinks = Sinks(frames_dir=frames_dir, mp4=mp4, gif=gif, fps=cfg.fps, crf=cfg.crf, gif_dither=cfg.dither)
-    with progress_bar(f"zoom {w}x{h}", total=n, unit="frame") as update:
-        sched = FrameScheduler(mode, sinks, settings, cadence=cfg.cadence, color_coherence=cfg.color_coherence,
-                               seed=cfg.seed, resume=resume, progress=lambda d, _n, s: update(d, s))
+    bar: list = []
+    sched = FrameScheduler(mode, sinks, settings, cadence=cfg.cadence, color_coherence=cfg.color_coherence,
+                           seed=cfg.seed, resume=resume, progress=lambda d, _n, s: bar[0](d, s))
+    first = sched.prepare()
+    with progress_bar(f"zoom {w}x{h}", total=n, unit="frame", first=first) as update:
+        bar.append(update)
         result = sched.run()
     write_settings(settings_path_for(output), settings)
     per = result["seconds"] / max(1, n - result["resumed_from"])
