@@ -14,42 +14,65 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="dreamreel: DeepDream stills and zooms, recursive dreams and style transfer.")
 
 
+# Options shared by several commands (one definition, one help text).
+IMAGE_ARG = typer.Argument(..., help="Start picture: an image file, 'noise', or 'solid:#RRGGBB'.")
+MODEL = typer.Option(None, help="Backbone (see 'dreamreel models'). Default: efficientnet_lite0.")
+WEIGHTS = typer.Option(None, help="Weights file for the model.")
+LAYERS = typer.Option(None, help="Layers to dream: 'block9', 'block6:0.5,block9', 'block3..block5'.")
+CHANNELS = typer.Option(None, help="Channels of the (one) layer: '12' or '12,40'.")
+CLASS = typer.Option(None, "--class", help="ImageNet class to dream: name or index.")
+GUIDE = typer.Option(None, help="Guide image: its features at the layer(s) steer the dream.")
+SIMILARITY = typer.Option("dot", help="Guide similarity: dot, l1 or l2.")
+PIXEL_WEIGHT = typer.Option(0.0, help="Keep the start picture's mean colours (weight; 0 = off).")
+JITTER = typer.Option(32, help="Random roll in pixels.")
+SMOOTH = typer.Option(1.0, help="Gaussian smoothing of the gradient (sigma, px; 0 = off).")
+SEED = typer.Option(0, help="Random seed.")
+DEVICE = typer.Option("auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps.")
+RESUME = typer.Option(False, help="Continue a stopped render from its frames on disk.")
+EVERY_GIF = typer.Option(1, help="One GIF frame every N frames.")
+
+
 @app.command()
 def dream(
-    image: str = typer.Argument(..., help="Start picture: an image file, 'noise', or 'solid:#RRGGBB'."),
+    image: str = IMAGE_ARG,
     output: str = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg, ...)."),
     size: int = typer.Option(512, help="Longest side of the output in pixels."),
-    model: str = typer.Option("efficientnet_lite0", help="Backbone (see 'dreamreel models')."),
-    weights: Optional[str] = typer.Option(None, help="Weights file for the model."),
-    layers: Optional[str] = typer.Option(None, help="Layers to dream: 'block9', 'block6:0.5,block9', 'block3..block5'."),
-    channels: Optional[str] = typer.Option(None, help="Channels of the (one) layer: '12' or '12,40'."),
-    klass: Optional[str] = typer.Option(None, "--class", help="ImageNet class to dream: name or index."),
+    model: Optional[str] = MODEL,
+    weights: Optional[str] = WEIGHTS,
+    layers: Optional[str] = LAYERS,
+    channels: Optional[str] = CHANNELS,
+    klass: Optional[str] = CLASS,
+    guide: Optional[str] = GUIDE,
+    similarity: str = SIMILARITY,
+    pixel_weight: float = PIXEL_WEIGHT,
     octaves: int = typer.Option(4, help="Octave pyramid levels."),
     octave_scale: float = typer.Option(1.4, help="Size ratio between octaves."),
     steps: int = typer.Option(10, help="Gradient steps per octave."),
     lr: float = typer.Option(0.012, help="Step size."),
-    jitter: int = typer.Option(32, help="Random roll in pixels."),
-    smooth: float = typer.Option(1.0, help="Gaussian smoothing of the gradient (sigma, px; 0 = off)."),
+    jitter: int = JITTER,
+    smooth: float = SMOOTH,
     tile: Optional[int] = typer.Option(None, help="Gradient tile size in px (0 = off; default: 512 above 1024 px)."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps."),
+    seed: int = SEED,
+    device: str = DEVICE,
     blend: Optional[str] = typer.Option(None, help="Blend a second image into the start picture."),
     alpha: float = typer.Option(0.5, help="Weight of --blend in the start picture."),
 ) -> None:
     """Dream a still picture."""
     from .still import DreamRequest, render_dream
 
-    render_dream(DreamRequest(image=image, output=output, size=size, model=model, weights=weights,
-                              layers=layers, channels=channels, klass=klass, octaves=octaves,
+    render_dream(DreamRequest(image=image, output=output, size=size, model=model or "efficientnet_lite0",
+                              weights=weights, layers=layers, channels=channels, klass=klass, guide=guide,
+                              similarity=similarity, pixel_weight=pixel_weight, octaves=octaves,
                               octave_scale=octave_scale, steps=steps, lr=lr, jitter=jitter, smooth=smooth,
                               tile=tile, seed=seed, device=device, blend=blend, alpha=alpha))
 
 
 @app.command()
 def zoom(
-    image: str = typer.Argument(..., help="Start picture: an image file, 'noise', or 'solid:#RRGGBB'."),
+    image: str = IMAGE_ARG,
     output: str = typer.Option(..., "-o", "--output", help="Output video (.mp4) or .gif."),
     gif: Optional[str] = typer.Option(None, help="Also write a looping GIF here."),
+    every: int = EVERY_GIF,
     preset: Optional[str] = typer.Option(None, help="A look from 'dreamreel presets' (or a .toml file). Default: classic-zoom."),
     frames: Optional[int] = typer.Option(None, help="Number of frames."),
     fps: Optional[float] = typer.Option(None, help="Frames per second."),
@@ -64,11 +87,14 @@ def zoom(
     steps: Optional[str] = typer.Option(None, help="Dream steps per octave, schedule."),
     octaves: Optional[str] = typer.Option(None, help="Octaves per frame, schedule."),
     octave_scale: Optional[float] = typer.Option(None, help="Size ratio between octaves."),
-    model: Optional[str] = typer.Option(None, help="Backbone (see 'dreamreel models')."),
-    weights: Optional[str] = typer.Option(None, help="Weights file for the model."),
-    layers: Optional[str] = typer.Option(None, help="Layers to dream: 'block9', 'block6:0.5,block9', 'block3..block5'."),
-    channels: Optional[str] = typer.Option(None, help="Channels of the (one) layer."),
-    klass: Optional[str] = typer.Option(None, "--class", help="ImageNet class to dream."),
+    model: Optional[str] = MODEL,
+    weights: Optional[str] = WEIGHTS,
+    layers: Optional[str] = LAYERS,
+    channels: Optional[str] = CHANNELS,
+    klass: Optional[str] = CLASS,
+    guide: Optional[str] = GUIDE,
+    similarity: Optional[str] = typer.Option(None, help="Guide similarity: dot, l1 or l2."),
+    pixel_weight: Optional[float] = typer.Option(None, help="Keep the start picture's mean colours (weight)."),
     jitter: Optional[int] = typer.Option(None, help="Random roll in pixels."),
     smooth: Optional[float] = typer.Option(None, help="Gradient smoothing sigma (0 = off)."),
     tile: int = typer.Option(0, help="Gradient tile size in px (0 = off)."),
@@ -78,17 +104,121 @@ def zoom(
     crf: Optional[int] = typer.Option(None, help="H.264 quality (lower = better, 18 default)."),
     dither: Optional[str] = typer.Option(None, help="GIF dither: sierra2_4a, floyd_steinberg, bayer, sierra2, none."),
     frames_dir: Optional[str] = typer.Option(None, help="Folder for the PNG frames (default: OUTPUT_frames/)."),
-    resume: bool = typer.Option(False, help="Continue a stopped render from its frames on disk."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps."),
+    resume: bool = RESUME,
+    seed: int = SEED,
+    device: str = DEVICE,
 ) -> None:
     """Render an endless dream zoom to MP4 (and GIF)."""
     from .config import resolve
     from .zoom import render_zoom
 
-    given = {k: v for k, v in locals().items() if k not in ("output", "gif", "preset", "frames_dir", "resume", "device")}
+    given = {k: v for k, v in locals().items()
+             if k not in ("output", "gif", "preset", "frames_dir", "resume", "device", "every")}
     cfg = resolve(given, preset)
-    render_zoom(cfg, output, gif=gif, frames_dir=frames_dir, resume=resume, device=device)
+    render_zoom(cfg, output, gif=gif, frames_dir=frames_dir, resume=resume, device=device, every=every)
+
+
+def _dream_params(octaves: int, octave_scale: float, steps: int, lr: float, jitter: int, smooth: float,
+                  tile: int):
+    from ..engine import DreamParams
+
+    return DreamParams(octaves=octaves, octave_scale=octave_scale, steps=steps, lr=lr, jitter=jitter,
+                       smooth=smooth, tile=tile)
+
+
+@app.command()
+def recursive(
+    image: str = IMAGE_ARG,
+    output: str = typer.Option(..., "-o", "--output", help="Folder for the stage frames, contact sheet, settings."),
+    layers: str = typer.Option(..., help="Ordered layers or a range, one stage each: 'block2..block9'."),
+    blend: float = typer.Option(0.3, help="Weight of the previous stage in each new stage."),
+    tween: int = typer.Option(0, help="Cross-fade frames between stages."),
+    random_channels_from: Optional[int] = typer.Option(None, help="From this stage (0-based) on, dream a random subset of channels."),
+    channel_fraction: float = typer.Option(0.25, help="Fraction of the layer's channels in that subset."),
+    gif: Optional[str] = typer.Option(None, help="Write the stages as a looping GIF."),
+    mp4: Optional[str] = typer.Option(None, help="Write the stages as an MP4."),
+    fps: float = typer.Option(2.0, help="Frames per second of GIF/MP4."),
+    every: int = EVERY_GIF,
+    size: int = typer.Option(512, help="Longest side, px."),
+    model: Optional[str] = MODEL,
+    weights: Optional[str] = WEIGHTS,
+    guide: Optional[str] = GUIDE,
+    similarity: str = SIMILARITY,
+    pixel_weight: float = PIXEL_WEIGHT,
+    octaves: int = typer.Option(3, help="Octaves per stage."),
+    octave_scale: float = typer.Option(1.4, help="Size ratio between octaves."),
+    steps: int = typer.Option(8, help="Steps per octave and stage."),
+    lr: float = typer.Option(0.012, help="Step size."),
+    jitter: int = JITTER,
+    smooth: float = SMOOTH,
+    color_coherence: str = typer.Option("none", help="Match each stage's colours to the first: none, lab, rgb, hsv."),
+    seed: int = SEED,
+    device: str = DEVICE,
+    resume: bool = RESUME,
+) -> None:
+    """Dream layer after layer, each stage on the previous stage's output."""
+    from .stages import render_recursive
+
+    _check_color(color_coherence)
+    render_recursive(image, output, layers=layers, blend=blend, tween=tween, random_channels_from=random_channels_from,
+                     channel_fraction=channel_fraction, gif=gif, mp4=mp4, fps=fps, every=every, size=size,
+                     model=model or "efficientnet_lite0", weights=weights,
+                     params=_dream_params(octaves, octave_scale, steps, lr, jitter, smooth, 0), guide=guide,
+                     similarity=similarity, pixel_weight=pixel_weight, color_coherence=color_coherence, seed=seed,
+                     device=device, resume=resume)
+
+
+@app.command()
+def progression(
+    image: str = IMAGE_ARG,
+    gif: Optional[str] = typer.Option(None, help="The progression as a looping GIF."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="The progression as an MP4."),
+    steps: int = typer.Option(300, help="Steps of the long dream."),
+    every: int = typer.Option(10, help="Record a frame every N steps."),
+    ease: bool = typer.Option(False, help="More frames at the start, where the dream changes fastest."),
+    caption: bool = typer.Option(False, help="Write the step and objective value on each GIF/MP4 frame."),
+    feedback: Optional[int] = typer.Option(None, help="Instead: N frames, each a full dream of the previous one."),
+    layers: Optional[str] = LAYERS,
+    channels: Optional[str] = CHANNELS,
+    klass: Optional[str] = CLASS,
+    guide: Optional[str] = GUIDE,
+    similarity: str = SIMILARITY,
+    pixel_weight: float = PIXEL_WEIGHT,
+    size: int = typer.Option(384, help="Longest side, px."),
+    model: Optional[str] = MODEL,
+    weights: Optional[str] = WEIGHTS,
+    lr: float = typer.Option(0.01, help="Step size."),
+    octaves: int = typer.Option(3, help="Octaves of each full dream (--feedback only)."),
+    octave_scale: float = typer.Option(1.4, help="Size ratio between octaves (--feedback only)."),
+    dream_steps: int = typer.Option(5, help="Steps per octave of each full dream (--feedback only)."),
+    jitter: int = JITTER,
+    smooth: float = SMOOTH,
+    fps: float = typer.Option(10.0, help="Frames per second of GIF/MP4."),
+    frames_dir: Optional[str] = typer.Option(None, help="Folder for the PNG frames."),
+    color_coherence: str = typer.Option("none", help="Match colours to frame 0: none, lab, rgb, hsv."),
+    seed: int = SEED,
+    device: str = DEVICE,
+    resume: bool = RESUME,
+) -> None:
+    """Record a dream unfolding: every N steps of one long dream, as GIF/MP4 frames."""
+    from .stages import render_progression
+
+    _check_color(color_coherence)
+    if output and not output.lower().endswith(".mp4"):
+        raise UserError(f"-o {output}: the progression video must end in .mp4 (use --gif for a GIF)")
+    render_progression(image, gif=gif, mp4=output, frames_dir=frames_dir, layers=layers, channels=channels,
+                       klass=klass, steps=steps, every=every, ease=ease, caption_frames=caption, feedback=feedback,
+                       size=size, model=model or "efficientnet_lite0", weights=weights,
+                       params=_dream_params(octaves, octave_scale, dream_steps, lr, jitter, smooth, 0),
+                       guide=guide, similarity=similarity, pixel_weight=pixel_weight, fps=fps,
+                       color_coherence=color_coherence, seed=seed, device=device, resume=resume)
+
+
+def _check_color(mode: str) -> None:
+    from .config import COLOR_MODES
+
+    if mode not in COLOR_MODES:
+        raise UserError(f"unknown --color-coherence {mode!r}; use one of {', '.join(COLOR_MODES)}")
 
 
 @app.command("presets")

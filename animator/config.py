@@ -44,6 +44,9 @@ class ZoomConfig:
     border: str = "reflect"
     crf: int = 18
     dither: str = "sierra2_4a"
+    guide: str | None = None
+    similarity: str = "dot"
+    pixel_weight: float = 0.0
     # per render (command line only)
     preset: str = DEFAULT_PRESET
     image: str = ""

@@ -53,6 +53,9 @@ class Sinks:
     gif_dither: str = "sierra2_4a"
     gif_width: int | None = None
     audio: str | None = None  # a file whose audio track goes into the MP4
+    gif_every: int = 1  # one GIF frame per this many frames
+    # drawn on the MP4/GIF frames only (captions); the PNG frames stay raw: they are fed back
+    overlay: Callable[[int, torch.Tensor], torch.Tensor] | None = None
 
 
 def frame_seed(seed: int, t: int) -> int:
@@ -143,7 +146,7 @@ class FrameScheduler:
         try:
             for i in range(start):  # the MP4 is streamed: frames already on disk go in first
                 if writer:
-                    writer.write(self.frames.read(i))
+                    writer.write(self._decorated(i, self.frames.read(i)))
             if start < n:
                 self._render(start, writer)
             if writer:
@@ -156,14 +159,22 @@ class FrameScheduler:
         self.seconds = time.perf_counter() - t0
         if self.sinks.gif:
             gif_fps = self.sinks.gif_fps or min(self.sinks.fps, 50.0)
-            make_gif(self.frames.paths(stop=n), self.sinks.gif, fps=gif_fps, dither=self.sinks.gif_dither,
+            every = max(1, self.sinks.gif_every)
+            if self.sinks.overlay is None:
+                gif_frames = self.frames.paths(stop=n)[::every]
+            else:
+                gif_frames = (self.sinks.overlay(t, self.frames.read(t)) for t in range(0, n, every))
+            make_gif(gif_frames, self.sinks.gif, fps=gif_fps, dither=self.sinks.gif_dither,
                      width=self.sinks.gif_width)
         return {"frames": n, "resumed_from": start, "stepped": len(self.stepped), "seconds": self.seconds}
+
+    def _decorated(self, t: int, frame: torch.Tensor) -> torch.Tensor:
+        return frame if self.sinks.overlay is None else self.sinks.overlay(t, frame)
 
     def _emit(self, t: int, frame: torch.Tensor, writer) -> None:
         self.frames.write(t, frame)
         if writer:
-            writer.write(frame)
+            writer.write(self._decorated(t, frame))
         if self.progress:
             self.progress(t + 1, self.mode.n_frames, "")
 

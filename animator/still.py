@@ -11,7 +11,7 @@ from ..engine import BackboneError, DreamParams, dream, get_backbone, get_spec, 
 from ..engine.backbones import Backbone, ModelSpec
 from ..engine import start
 from .errors import UserError
-from .images import check_writable, read_image, start_image, write_image
+from .images import check_writable, fit_size, read_image, resize_to, start_image, write_image
 from .progress import console, progress_bar
 from .settings import settings_path_for, write_settings
 
@@ -29,6 +29,9 @@ class DreamRequest:
     layers: str | None = None
     channels: str | None = None
     klass: str | None = None
+    guide: str | None = None
+    similarity: str = "dot"
+    pixel_weight: float = 0.0
     octaves: int = 4
     octave_scale: float = 1.4
     steps: int = 10
@@ -69,24 +72,48 @@ def parse_channels(text: str) -> list[int]:
         raise UserError(f"bad --channels {text!r}: give channel numbers like 12 or 12,40") from None
 
 
-def build_objective(net: Backbone, layers: str | None, channels: str | None, klass: str | None):
-    """The one objective for this request; all name/range errors become BackboneError/UserError."""
+def build_objective(net: Backbone, layers: str | None, channels: str | None, klass: str | None,
+                    guide: str | None = None, similarity: str = "dot", pixel_weight: float = 0.0,
+                    original: torch.Tensor | None = None):
+    """The one objective for this request; all name/range errors become BackboneError/UserError.
+
+    ``guide``: an image file whose features at the layer(s) steer the dream (``similarity`` dot,
+    l1 or l2); ``pixel_weight`` > 0 adds a term that keeps ``original``'s mean colour.
+    """
     spec = net.spec
     if klass is not None:
         if not spec.has_classifier:
             raise UserError(f"{spec.name} has no classifier, so --class cannot be used; try efficientnet_lite0")
-        return objectives.klass(klass)
-    names, weights = parse_layers(spec, layers)
-    if channels:
-        if len(names) != 1:
-            raise UserError(f"--channels needs exactly one layer (got {', '.join(names)})")
-        chans = parse_channels(channels)
-        n = net.channels(names[0])
-        bad = [c for c in chans if not 0 <= c < n]
-        if bad:
-            raise UserError(f"channel {bad[0]} out of range for {names[0]}: it has channels 0..{n - 1}")
-        return objectives.channel(names[0], chans)
-    return objectives.layers(names, weights)
+        obj = objectives.klass(klass)
+    elif guide is not None:
+        if similarity not in objectives.SIMILARITIES:
+            raise UserError(f"unknown --similarity {similarity!r}; use one of {', '.join(objectives.SIMILARITIES)}")
+        names, weights = parse_layers(spec, layers)
+        g = read_image(guide)
+        g = resize_to(g, fit_size(g.shape[-2], g.shape[-1], 384))
+        obj = objectives.guide(net, g, names[0], similarity) * weights[0]
+        for n, w in zip(names[1:], weights[1:]):
+            obj = obj + w * objectives.guide(net, g, n, similarity)
+    else:
+        names, weights = parse_layers(spec, layers)
+        if channels:
+            if len(names) != 1:
+                raise UserError(f"--channels needs exactly one layer (got {', '.join(names)})")
+            chans = parse_channels(channels)
+            n = net.channels(names[0])
+            bad = [c for c in chans if not 0 <= c < n]
+            if bad:
+                raise UserError(f"channel {bad[0]} out of range for {names[0]}: it has channels 0..{n - 1}")
+            obj = objectives.channel(names[0], chans)
+        else:
+            obj = objectives.layers(names, weights)
+    if pixel_weight:
+        if pixel_weight < 0:
+            raise UserError(f"--pixel-weight must be >= 0 (got {pixel_weight})")
+        if original is None:
+            raise UserError("--pixel-weight needs a start picture")
+        obj = obj + objectives.pixel_mean(original.mean(dim=(0, 2, 3)), pixel_weight)
+    return obj
 
 
 def load_backbone(model: str, weights: str | None, device) -> Backbone:
@@ -121,7 +148,8 @@ def render_dream(req: DreamRequest) -> dict:
         raise UserError(f"image too small for {net.name}: {w}x{h} px, the short side needs at least "
                         f"{net.spec.min_size} px (raise --size)")
     try:
-        obj = build_objective(net, req.layers, req.channels, req.klass)
+        obj = build_objective(net, req.layers, req.channels, req.klass, guide=req.guide,
+                              similarity=req.similarity, pixel_weight=req.pixel_weight, original=img)
     except BackboneError as e:
         raise UserError(str(e)) from None
     tile = req.tile if req.tile is not None else (AUTO_TILE if max(h, w) > AUTO_TILE_ABOVE else 0)
@@ -148,6 +176,8 @@ def render_dream(req: DreamRequest) -> dict:
         "weights": {"path": os.path.abspath(net.weights_path), "sha256": net.weights_sha256()},
         "objective": obj.description,
         "layers": req.layers, "channels": req.channels, "class": req.klass,
+        "guide": req.guide and os.path.abspath(req.guide), "similarity": req.similarity,
+        "pixel_weight": req.pixel_weight,
         "dream": params.as_dict(),
         "seed": req.seed,
         "device": str(device),

@@ -102,42 +102,25 @@ __all__ = ["Motion", "ZoomMode"]
 
 
 def render_zoom(cfg, output: str, gif: str | None = None, frames_dir: str | None = None,
-                resume: bool = False, device: str = "auto") -> dict:
+                resume: bool = False, device: str = "auto", every: int = 1) -> dict:
     """Render a zoom animation described by ``cfg`` (a resolved :class:`~.config.ZoomConfig`)."""
     import os
 
-    from ..engine import pick_device
     from .config import schedule
     from .errors import UserError
-    from .images import check_writable, start_image
-    from .progress import console, progress_bar
-    from .scheduler import FrameScheduler, Sinks, default_frames_dir
-    from .settings import settings_path_for, write_settings
-    from .still import build_objective, load_backbone
+    from .render import check_outputs, objective_or_exit, run, setup, weights_info
+    from .scheduler import Sinks, default_frames_dir
+    from .still import build_objective
 
     ext = os.path.splitext(output)[1].lower()
     if ext not in (".mp4", ".gif"):
         raise UserError(f"output {output} must end in .mp4 or .gif")
     mp4 = output if ext == ".mp4" else None
     gif = gif or (output if ext == ".gif" else None)
-    for path in filter(None, (mp4, gif)):
-        check_writable(path, exts=(".mp4",) if path == mp4 else (".gif",))
-    frames_dir = frames_dir or default_frames_dir(output)
-    try:
-        dev = pick_device(device)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    start, start_desc = start_image(cfg.image, cfg.size, seed=cfg.seed)
-    net = load_backbone(cfg.model, cfg.weights, dev)
-    h, w = start.shape[-2:]
-    if min(h, w) < net.spec.min_size:
-        raise UserError(f"image too small for {net.name}: {w}x{h} px (raise --size)")
-    from ..engine.backbones import BackboneError
-
-    try:
-        obj = build_objective(net, cfg.layers, cfg.channels, cfg.klass)
-    except BackboneError as e:
-        raise UserError(str(e)) from None
+    check_outputs(mp4, gif)
+    su = setup(cfg.image, cfg.size, cfg.seed, cfg.model, cfg.weights, device)
+    obj = objective_or_exit(build_objective, su.net, cfg.layers, cfg.channels, cfg.klass, guide=cfg.guide,
+                            similarity=cfg.similarity, pixel_weight=cfg.pixel_weight, original=su.start)
     n = cfg.frames
     motion = Motion(*(schedule(cfg, k) for k in ("zoom", "angle", "translation_x", "translation_y",
                                                    "center_x", "center_y")), n_frames=n)
@@ -146,29 +129,12 @@ def render_zoom(cfg, output: str, gif: str | None = None, frames_dir: str | None
         base.validate()
     except ValueError as e:
         raise UserError(str(e)) from None
-    mode = ZoomMode(net, obj, start, motion, base, schedule(cfg, "strength"), schedule(cfg, "steps"),
+    mode = ZoomMode(su.net, obj, su.start, motion, base, schedule(cfg, "strength"), schedule(cfg, "steps"),
                     schedule(cfg, "octaves"), border=cfg.border)
-    settings = {
-        "command": "zoom",
-        **cfg.as_dict(),
-        "start": start_desc,
-        "frame_size": [w, h],
-        "objective": obj.description,
-        "weights": {"path": os.path.abspath(net.weights_path), "sha256": net.weights_sha256()},
-        "outputs": {"mp4": mp4 and os.path.abspath(mp4), "gif": gif and os.path.abspath(gif),
-                    "frames": os.path.abspath(frames_dir)},
-    }
-    sinks = Sinks(frames_dir=frames_dir, mp4=mp4, gif=gif, fps=cfg.fps, crf=cfg.crf, gif_dither=cfg.dither)
-    bar: list = []
-    sched = FrameScheduler(mode, sinks, settings, cadence=cfg.cadence, color_coherence=cfg.color_coherence,
-                           seed=cfg.seed, resume=resume, progress=lambda d, _n, s: bar[0](d, s))
-    first = sched.prepare()
-    with progress_bar(f"zoom {w}x{h}", total=n, unit="frame", first=first) as update:
-        bar.append(update)
-        result = sched.run()
-    write_settings(settings_path_for(output), settings)
-    per = result["seconds"] / max(1, n - result["resumed_from"])
-    outs = ", ".join(filter(None, (mp4, gif)))
-    console.print(f"[green]wrote[/] {outs}  ({n} frames {w}x{h} at {cfg.fps:g} fps, {result['stepped']} dreamed, "
-                  f"{per:.2f} s/frame; frames in {frames_dir})")
-    return result
+    settings = {"command": "zoom", **cfg.as_dict(), "start": su.start_desc, "frame_size": list(su.size),
+                "objective": obj.description, "weights": weights_info(su.net)}
+    sinks = Sinks(frames_dir=frames_dir or default_frames_dir(output), mp4=mp4, gif=gif, fps=cfg.fps, crf=cfg.crf,
+                  gif_dither=cfg.dither, gif_every=every)
+    w, h = su.size
+    return run(mode, sinks, settings, f"zoom {w}x{h}", cadence=cfg.cadence, color_coherence=cfg.color_coherence,
+               seed=cfg.seed, resume=resume, settings_beside=output)

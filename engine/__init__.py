@@ -6,8 +6,8 @@ from . import objectives
 from .backbones import (DEFAULT_MODEL, MODELS, Backbone, BackboneError, WeightsUnavailable,
                         get_backbone, get_spec, locate_weights)
 from .device import pick_device
-from .deepdream import DreamParams, dream, dream_step, octave_sizes
+from .deepdream import DreamParams, ascend, dream, dream_step, octave_sizes
 
 __all__ = ["objectives", "DEFAULT_MODEL", "MODELS", "Backbone", "BackboneError", "WeightsUnavailable",
            "get_backbone", "get_spec", "locate_weights", "pick_device", "DreamParams", "dream",
-           "dream_step", "octave_sizes"]
+           "dream_step", "octave_sizes", "ascend"]

@@ -33,6 +33,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 LOGITS = "logits"
+INPUT = "input"  # the RGB [0, 1] image itself, for pixel-space objective terms
 
 
 class BackboneError(ValueError):
@@ -53,7 +54,7 @@ class ModelSpec:
     kind: str  # "embedded" | "torchvision" | "caffe"
     convention: str  # "imagenet" | "tflite" | "caffe"
     taps: tuple[str, ...]  # names users type, in forward order
-    tap_modules: dict[str, str]  # tap -> module path inside the network
+    tap_modules: dict[str, str]  # tap -> module path inside the network (public taps and internal ones)
     default_layers: tuple[str, ...]
     build: Callable[[], nn.Module] = field(repr=False)
     weights_file: str | None = None  # file name in the hub cache
@@ -86,7 +87,7 @@ class ModelSpec:
         return out
 
     def check_tap(self, tap: str) -> None:
-        if tap == LOGITS and self.has_classifier:
+        if (tap == LOGITS and self.has_classifier) or tap == INPUT:
             return
         if tap not in self.tap_modules:
             valid = ", ".join(self.taps)
@@ -95,13 +96,22 @@ class ModelSpec:
 
 def _lite0_spec() -> ModelSpec:
     taps = ("stem", *[f"block{i}" for i in range(16)], "head")
+    # internal taps, in forward order: the post-ReLU6 activations inside each block
+    # (``block3.expand``, ``block3.dw``), used by style losses; not listed to users
+    modules: dict[str, str] = {"stem": "stem"}
+    for i in range(16):
+        if i:
+            modules[f"block{i}.expand"] = f"block{i}.expand"
+        modules[f"block{i}.dw"] = f"block{i}.depthwise"
+        modules[f"block{i}"] = f"block{i}"
+    modules["head"] = "head"
     return ModelSpec(
         name="efficientnet_lite0",
         description="EfficientNet-Lite0, ImageNet (embedded, works offline)",
         kind="embedded",
         convention="tflite",
         taps=taps,
-        tap_modules={t: t for t in taps},
+        tap_modules=modules,
         default_layers=("block6", "block9"),
         build=lite0.EfficientNetLite0,
         weights_file=os.path.basename("efficientnet-lite0-57934424.pth"),
@@ -400,7 +410,7 @@ class Backbone(nn.Module):
         self.net = net
         self.weights_path = weights_path
         self._modules_by_tap = {t: net.get_submodule(p) for t, p in spec.tap_modules.items()}
-        self._order = {t: i for i, t in enumerate(spec.taps)}
+        self._order = {t: i for i, t in enumerate(spec.tap_modules)}  # forward order
         if spec.convention == "imagenet":
             mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
         elif spec.convention == "tflite":
@@ -434,16 +444,22 @@ class Backbone(nn.Module):
         """
         names = list(dict.fromkeys(names))
         want_logits = LOGITS in names
+        want_input = INPUT in names
+        names = [n for n in names if n != INPUT]
         layer_names = [n for n in names if n != LOGITS]
         for n in names:
             self.spec.check_tap(n)
         last = None if want_logits or not layer_names else max(layer_names, key=self._order.__getitem__)
         out: dict[str, torch.Tensor] = {}
+        if want_input:
+            out[INPUT] = x
+        if not names:
+            return out
         handles = []
         for n in layer_names:
             def hook(_m, _inp, output, n=n):
                 out[n] = output
-                if n == last and len(out) == len(layer_names):
+                if n == last and len(out) == len(layer_names) + want_input:
                     raise _Stop
 
             handles.append(self._modules_by_tap[n].register_forward_hook(hook))

@@ -208,3 +208,16 @@ def dream(net: Backbone, image: torch.Tensor, objective: Objective, params: Drea
                 progress(done, total, {"octave": oi + 1, "octaves": len(sizes), "loss": loss})
         detail = img - octave_base
     return img
+
+
+@torch.no_grad()
+def ascend(net: Backbone, image: torch.Tensor, objective: Objective, steps: int,
+           params: DreamParams = DreamParams()) -> torch.Tensor:
+    """``steps`` gradient-ascent steps at the image's own scale (no octaves): one slice of a long dream."""
+    params.validate()
+    rng = random.Random(params.seed)
+    img = image.detach().to(net.device, torch.float32)
+    for _ in range(steps):
+        with torch.enable_grad():
+            img, _ = dream_step(net, img, objective, params, rng)
+    return img

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-from .backbones import LOGITS, BackboneError, imagenet_categories
+from .backbones import INPUT, LOGITS, BackboneError, imagenet_categories
 
 
 class Objective:
@@ -43,6 +43,8 @@ class Objective:
     def __mul__(self, k):
         if not isinstance(k, (int, float)):
             return NotImplemented
+        if k == 1:
+            return self
         return Objective(self.taps, lambda a: k * self(a), f"{k:g}*({self.description})")
 
     __rmul__ = __mul__
@@ -94,3 +96,50 @@ def klass(which: int | str) -> Objective:
     i = resolve_class(which)
     name = imagenet_categories()[i]
     return Objective([LOGITS], lambda a: a[LOGITS][:, i].mean(), f"class({name} #{i})")
+
+
+SIMILARITIES = ("dot", "l1", "l2")
+
+
+def _positions(act: torch.Tensor) -> torch.Tensor:
+    """(1, C, h, w) -> (h*w, C)."""
+    return act.flatten(2)[0].transpose(0, 1)
+
+
+def guide_similarity(features: torch.Tensor, guide: torch.Tensor, similarity: str = "dot") -> torch.Tensor:
+    """How much ``features`` look like ``guide`` (both (1, C, h, w), sizes may differ).
+
+    Every position of ``features`` is matched to its best guide position (Google's guided
+    DeepDream): ``dot`` = mean of the best dot products; ``l1`` / ``l2`` = minus the mean distance
+    (mean absolute / mean squared difference per channel) to the nearest guide vector.
+    """
+    x, y = _positions(features), _positions(guide).to(features.dtype)
+    if similarity == "dot":
+        return (x @ y.T).max(dim=1).values.mean()
+    if similarity == "l2":
+        d = (x.pow(2).sum(1, keepdim=True) - 2 * x @ y.T + y.pow(2).sum(1)[None]).clamp_min(0)
+        return -d.min(dim=1).values.mean() / x.shape[1]
+    if similarity == "l1":
+        return -torch.cdist(x[None], y[None], p=1)[0].min(dim=1).values.mean() / x.shape[1]
+    raise ValueError(f"unknown similarity {similarity!r}; use one of {', '.join(SIMILARITIES)}")
+
+
+def guide(net, image: torch.Tensor, layer: str, similarity: str = "dot") -> Objective:
+    """Steer a dream toward the features ``image`` (1, 3, H, W) has at ``layer``."""
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"unknown similarity {similarity!r}; use one of {', '.join(SIMILARITIES)}")
+    with torch.no_grad():
+        target = net.taps(image.to(net.device), [layer])[layer].detach()
+    return Objective([layer], lambda a: guide_similarity(a[layer], target, similarity),
+                     f"guide({layer}, {similarity})")
+
+
+def pixel_mean(rgb: torch.Tensor, weight: float = 1.0) -> Objective:
+    """Minus the squared distance of the image's mean colour to ``rgb`` (3,): keeps the original's colours."""
+    target = rgb.detach().reshape(1, 3)
+
+    def fn(a):
+        mean = a[INPUT].mean(dim=(2, 3))
+        return -weight * (mean - target.to(mean)).pow(2).sum() * 100.0
+
+    return Objective([INPUT], fn, "pixel_mean" if weight == 1 else f"{weight:g}*pixel_mean")

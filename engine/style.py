@@ -1,0 +1,547 @@
+"""Neural style transfer (Gatys et al. 2016): match a content picture's features and the Gram
+matrices of one or more style pictures by optimising the pixels. Tensors in, tensors out::
+
+    from dreamreel.engine import get_backbone
+    from dreamreel.engine.style import StyleParams, stylize
+    net = get_backbone("vgg16_caffe", weights="vgg16_caffe_features.pth")
+    out = stylize(net, content, [starry], params=StyleParams(iters=300))
+
+Images are RGB in [0, 1], shape (1, 3, H, W). Style pictures may have any size (see
+:func:`style_size` for the usual "style scale" and "max style size" resizing).
+
+What is matched is set by a :class:`StyleRecipe`: which taps carry content and style, the
+layer weights, an optional transform of the activations before the Gram matrix, and how each
+layer's loss is normalised. :func:`recipe_for` picks the recipe of a backbone:
+
+* VGG (torchvision or Caffe): the classic one -- content at ``relu4_2``, style at ``relu1_1``
+  ... ``relu5_1`` with equal weights, Gram / (C*H*W), mean squared errors.
+* EfficientNet-Lite0 ("lite0-painterly"): plain Gram losses on its block outputs give noisy,
+  high-frequency textures. Its recipe matches Grams of the post-ReLU6 activations *inside* the
+  blocks (``blockN.expand`` / ``blockN.dw``) after a softmax over each feature map (the
+  activation smoothing of Wang et al., CVPR 2021), with every layer's loss divided by its
+  target's energy so that each layer contributes alike.
+
+Weights: ``content_weight`` and ``style_weight`` both default to 1; each recipe carries gains
+that make 1 : 1 its balanced, classic-looking result, so ``content_weight / style_weight`` is a
+ratio that means the same on every backbone (10 = mostly the photo, 0.1 = mostly the painting).
+
+:class:`StyleTransfer` is the stateful form (targets computed once, the optimiser and its
+L-BFGS memory kept) for progressions that run a few iterations at a time.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .backbones import Backbone
+
+# progress(done_iterations, total_iterations, info) -- info: {"loss": tensor}
+Progress = Callable[[int, int, dict], None]
+
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise", "image")
+COLOR_SPACES = ("ycbcr", "lab")
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class StyleParams:
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+    tv_weight: float = 1.0  # relative to the recipe's own TV gain (0 = off)
+    tv_beta: float | None = None  # None: L1 of neighbour differences; else sum((dx^2 + dy^2)^(beta/2))
+    optimizer: str = "lbfgs"
+    iters: int = 500
+    lr: float | None = None  # Adam step in [0, 1] pixel units (default 0.02); L-BFGS step (default 1)
+    init: str = "content"  # content | noise | image (the ``init`` tensor given to stylize)
+    original_colors: bool = False  # luminance-only transfer; the content's chroma is kept
+    color_space: str = "ycbcr"  # where "chroma" is kept: ycbcr | lab
+    history: int = 100  # L-BFGS memory
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            v = getattr(self, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise ValueError(f"{name.replace('_', ' ')} must be >= 0 (got {v})")
+        if self.content_weight == 0 and self.style_weight == 0:
+            raise ValueError("content weight and style weight cannot both be 0")
+        if self.tv_beta is not None and not self.tv_beta > 0:
+            raise ValueError(f"TV beta must be > 0 (got {self.tv_beta})")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
+        if self.iters < 0:
+            raise ValueError(f"iterations must be >= 0 (got {self.iters})")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"learning rate must be > 0 (got {self.lr})")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)} (got {self.init!r})")
+        if self.color_space not in COLOR_SPACES:
+            raise ValueError(f"colour space must be one of {', '.join(COLOR_SPACES)} (got {self.color_space!r})")
+        if self.history < 1:
+            raise ValueError(f"L-BFGS history must be >= 1 (got {self.history})")
+
+
+@dataclass(frozen=True)
+class StyleRecipe:
+    """Which activations carry content and style, and how their losses are formed."""
+
+    name: str
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    style_layer_weights: tuple[float, ...]
+    # activation transform before the Gram matrix:
+    #   "none" | "softmax" (over each feature map, C*H*W values, times C*H*W so the mean is 1)
+    transform: str = "none"
+    temperature: float = 1.0  # softmax(x / temperature)
+    # per-layer loss normalisation: "none" (classic) | "energy" (divide by the target's mean square)
+    layer_norm: str = "none"
+    content_gain: float = 1.0
+    style_gain: float = 1.0
+    tv_gain: float = 1.0
+    description: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def taps(self) -> list[str]:
+        return list(dict.fromkeys([*self.content_layers, *self.style_layers]))
+
+
+VGG_CLASSIC = StyleRecipe(
+    name="vgg-classic",
+    content_layers=("relu4_2",),
+    style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+    style_layer_weights=(1.0, 1.0, 1.0, 1.0, 1.0),
+    # neural-style's defaults (content 5, style 100) in the Caffe convention's feature scale
+    content_gain=5.0,
+    style_gain=100.0,
+    tv_gain=2.0e3,
+    description="Gatys et al.: content relu4_2; style relu1_1..relu5_1, Gram/(CHW), equal weights",
+)
+
+LITE0_PAINTERLY = StyleRecipe(
+    name="lite0-painterly",
+    content_layers=("block5.expand",),
+    style_layers=("stem", "block1.expand", "block2.expand", "block4.expand", "block6.expand", "block9.expand"),
+    style_layer_weights=(1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
+    transform="softmax",
+    temperature=1.0,
+    layer_norm="energy",
+    content_gain=1.0,
+    style_gain=1.0,
+    tv_gain=1.0,
+    description="EfficientNet-Lite0: post-ReLU6 taps inside the blocks, softmax-smoothed activations, "
+                "per-layer energy-normalised Gram losses",
+)
+
+RECIPES: dict[str, StyleRecipe] = {r.name: r for r in (VGG_CLASSIC, LITE0_PAINTERLY)}
+
+
+def recipe_for(net: Backbone) -> StyleRecipe:
+    """The style recipe of a backbone (VGG: classic; Lite0: painterly; others: a generic one)."""
+    name = net.spec.name
+    if name.startswith("vgg"):
+        return VGG_CLASSIC
+    if name == "efficientnet_lite0":
+        return LITE0_PAINTERLY
+    # a generic recipe for the other torchvision networks: five taps spread over the first
+    # two thirds of the network for style, the default dream layer's predecessor for content
+    taps = [t for t in net.spec.taps if not t.startswith("maxpool")]
+    cut = max(5, (2 * len(taps)) // 3)
+    picks = [taps[round(i * (cut - 1) / 4)] for i in range(5)]
+    content = taps[max(0, taps.index(net.spec.default_layers[0]) - 1)] if net.spec.default_layers[0] in taps else picks[3]
+    return StyleRecipe(name=f"{name}-generic", content_layers=(content,), style_layers=tuple(dict.fromkeys(picks)),
+                       style_layer_weights=tuple(1.0 for _ in dict.fromkeys(picks)), transform="softmax",
+                       layer_norm="energy", description=f"{name}: softmax-smoothed, energy-normalised Gram losses")
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def style_size(content_hw: tuple[int, int], style_hw: tuple[int, int], scale: float = 1.0,
+               max_size: int | None = None) -> tuple[int, int]:
+    """Size of a style picture: its longest side is ``scale`` x the output's longest side, at most ``max_size``."""
+    if not scale > 0:
+        raise ValueError(f"style scale must be > 0 (got {scale})")
+    longest = scale * max(content_hw)
+    if max_size:
+        longest = min(longest, max_size)
+    s = longest / max(style_hw)
+    return max(1, round(style_hw[0] * s)), max(1, round(style_hw[1] * s))
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize (antialiased when shrinking)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    down = size[0] < x.shape[-2]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=down).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- colour
+
+
+_YCC = torch.tensor([[0.299, 0.587, 0.114],
+                     [-0.168736, -0.331264, 0.5],
+                     [0.5, -0.418688, -0.081312]])
+
+
+def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
+    """RGB [0, 1] (B, 3, H, W) -> Y, Cb, Cr (BT.601 full range; Cb, Cr centred on 0.5)."""
+    m = _YCC.to(x)
+    y = torch.einsum("ij,bjhw->bihw", m, x)
+    return y + torch.tensor([0.0, 0.5, 0.5], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+
+
+def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    m = torch.linalg.inv(_YCC.double()).to(x)
+    x = x - torch.tensor([0.0, 0.5, 0.5], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return torch.einsum("ij,bjhw->bihw", m, x)
+
+
+_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
+                     [0.212671, 0.715160, 0.072169],
+                     [0.019334, 0.119193, 0.950227]])
+_WHITE = (0.950456, 1.0, 1.088754)
+
+
+def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
+    """sRGB [0, 1] (B, 3, H, W) -> CIE L*a*b* (D65): L in [0, 100], a/b roughly [-128, 127]."""
+    lin = torch.where(x > 0.04045, ((x.clamp(min=0) + 0.055) / 1.055) ** 2.4, x / 12.92)
+    xyz = torch.einsum("ij,bjhw->bihw", _XYZ.to(x), lin)
+    xyz = xyz / torch.tensor(_WHITE, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    eps = 216 / 24389
+    f = torch.where(xyz > eps, xyz.clamp(min=eps) ** (1 / 3), (24389 / 27 * xyz + 16) / 116)
+    L = 116 * f[:, 1:2] - 16
+    a = 500 * (f[:, 0:1] - f[:, 1:2])
+    b = 200 * (f[:, 1:2] - f[:, 2:3])
+    return torch.cat([L, a, b], 1)
+
+
+def lab_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    L, a, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    fy = (L + 16) / 116
+    fx, fz = fy + a / 500, fy - b / 200
+    f = torch.cat([fx, fy, fz], 1)
+    eps = 6 / 29
+    xyz = torch.where(f > eps, f ** 3, 3 * eps**2 * (f - 4 / 29))
+    xyz = xyz * torch.tensor(_WHITE, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    lin = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(_XYZ.double()).to(x), xyz)
+    lin = lin.clamp(min=0)
+    return torch.where(lin > 0.0031308, 1.055 * lin ** (1 / 2.4) - 0.055, 12.92 * lin)
+
+
+def _to_space(x: torch.Tensor, space: str) -> torch.Tensor:
+    return rgb_to_ycbcr(x) if space == "ycbcr" else rgb_to_lab(x)
+
+
+def _from_space(x: torch.Tensor, space: str) -> torch.Tensor:
+    return ycbcr_to_rgb(x) if space == "ycbcr" else lab_to_rgb(x)
+
+
+def luminance_image(x: torch.Tensor, space: str = "ycbcr", match: torch.Tensor | None = None) -> torch.Tensor:
+    """The luminance of ``x`` as a grey RGB picture (chroma set to neutral).
+
+    ``match``: a picture whose luminance mean and standard deviation the result takes on
+    (Gatys et al.'s luminance matching of the style to the content).
+    """
+    c = _to_space(x, space)
+    lum = c[:, :1]
+    if match is not None:
+        ref = _to_space(match, space)[:, :1]
+        lum = (lum - lum.mean()) / (lum.std() + 1e-6) * ref.std() + ref.mean()
+        lum = lum.clamp(0, 1 if space == "ycbcr" else 100)
+    neutral = 0.5 if space == "ycbcr" else 0.0
+    return _from_space(torch.cat([lum, torch.full_like(c[:, 1:], neutral)], 1), space).clamp(0, 1)
+
+
+def keep_colors(stylised: torch.Tensor, content: torch.Tensor, space: str = "ycbcr") -> torch.Tensor:
+    """The luminance of ``stylised`` with the chroma of ``content`` (same size)."""
+    s, c = _to_space(stylised, space), _to_space(content, space)
+    return _from_space(torch.cat([s[:, :1], c[:, 1:]], 1), space).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def _flat(act: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) -> (H*W, C); a view when the activation is channels-last (as our backbones give)."""
+    return act[0].permute(1, 2, 0).reshape(-1, act.shape[1])
+
+
+def transform_activation(act: torch.Tensor, recipe: StyleRecipe) -> torch.Tensor:
+    if recipe.transform == "none":
+        return act
+    if recipe.transform == "softmax":
+        n = act[0].numel()
+        flat = act.reshape(act.shape[0], -1) / recipe.temperature
+        return (torch.softmax(flat, dim=1) * n).reshape(act.shape)
+    raise ValueError(f"unknown activation transform {recipe.transform!r}")
+
+
+def gram(act: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of a (1, C, H, W) activation, divided by C*H*W (neural-style's normalisation)."""
+    f = _flat(act)
+    return (f.t() @ f) / act[0].numel()
+
+
+def tv_loss(x: torch.Tensor, beta: float | None = None) -> torch.Tensor:
+    """Total variation: mean |neighbour differences| (``beta`` None), else mean (dx^2 + dy^2)^(beta/2)."""
+    dx = x[..., :, 1:] - x[..., :, :-1]
+    dy = x[..., 1:, :] - x[..., :-1, :]
+    if beta is None:
+        return dx.abs().mean() + dy.abs().mean()
+    d2 = dx[..., :-1, :] ** 2 + dy[..., :, :-1] ** 2
+    return (d2 + 1e-8).pow(beta / 2).mean()
+
+
+@dataclass
+class StyleTargets:
+    """What the optimisation matches: content features and (blended) Gram targets, with norms."""
+
+    content: dict[str, torch.Tensor]
+    grams: dict[str, torch.Tensor]
+    content_norm: dict[str, torch.Tensor] = field(default_factory=dict)
+    style_norm: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def blend_weights(n: int, weights: Sequence[float] | None) -> list[float]:
+    if weights is None:
+        return [1.0 / n] * n
+    if len(weights) != n:
+        raise ValueError(f"{len(weights)} style weights for {n} style images")
+    if any(not (w >= 0 and math.isfinite(w)) for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"style weights must be >= 0 and not all 0 (got {list(weights)})")
+    s = float(sum(weights))
+    return [float(w) / s for w in weights]
+
+
+@torch.no_grad()
+def make_targets(net: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor],
+                 style_weights: Sequence[float] | None, recipe: StyleRecipe) -> StyleTargets:
+    dev = net.device
+    acts = net.taps(content.to(dev), recipe.content_layers)
+    targets = {n: acts[n].detach().clone() for n in recipe.content_layers}
+    weights = blend_weights(len(styles), style_weights)
+    grams: dict[str, torch.Tensor] = {}
+    for w, s in zip(weights, styles):
+        if w == 0:
+            continue  # exactly the same targets as leaving the picture out
+        sa = net.taps(s.to(dev), recipe.style_layers)
+        for n in recipe.style_layers:
+            g = gram(transform_activation(sa[n], recipe)) * w
+            grams[n] = g if n not in grams else grams[n] + g
+    t = StyleTargets(content=targets, grams=grams)
+    if recipe.layer_norm == "energy":
+        t.content_norm = {n: v.pow(2).mean().clamp(min=1e-12) for n, v in targets.items()}
+        t.style_norm = {n: g.pow(2).mean().clamp(min=1e-20) for n, g in grams.items()}
+    elif recipe.layer_norm != "none":
+        raise ValueError(f"unknown layer normalisation {recipe.layer_norm!r}")
+    return t
+
+
+def losses(net: Backbone, image: torch.Tensor, targets: StyleTargets, recipe: StyleRecipe,
+           tv_beta: float | None = None) -> dict[str, torch.Tensor]:
+    """Unweighted content, style and TV losses of ``image`` (graph kept for gradients)."""
+    acts = net.taps(image, recipe.taps)
+    content = image.new_zeros(())
+    for n in recipe.content_layers:
+        l = F.mse_loss(acts[n], targets.content[n])
+        content = content + (l / targets.content_norm[n] if targets.content_norm else l)
+    style = image.new_zeros(())
+    per_layer = {}
+    for n, w in zip(recipe.style_layers, recipe.style_layer_weights):
+        l = F.mse_loss(gram(transform_activation(acts[n], recipe)), targets.grams[n])
+        if targets.style_norm:
+            l = l / targets.style_norm[n]
+        per_layer[n] = l
+        style = style + w * l
+    return {"content": content, "style": style, "tv": tv_loss(image, tv_beta), "layers": per_layer}
+
+
+# --------------------------------------------------------------------------- optimisation
+
+
+class StyleTransfer:
+    """Stateful stylisation: targets computed once; :meth:`run` advances N iterations at a time.
+
+    The L-BFGS memory (or Adam's moments) carries across :meth:`run` calls, so running 10
+    iterations 30 times gives the same picture as running 300 at once.
+    """
+
+    def __init__(self, net: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor],
+                 style_weights: Sequence[float] | None = None, params: StyleParams = StyleParams(),
+                 init: torch.Tensor | None = None, recipe: StyleRecipe | None = None):
+        params.validate()
+        if not styles:
+            raise ValueError("at least one style image is needed")
+        for x, what in [(content, "content")] + [(s, "style") for s in styles]:
+            if x.dim() != 4 or x.shape[:2] != (1, 3):
+                raise ValueError(f"{what} image must be (1, 3, H, W), got {tuple(x.shape)}")
+            if min(x.shape[-2:]) < net.spec.min_size:
+                raise ValueError(f"{what} image {x.shape[-1]}x{x.shape[-2]} is too small for {net.name}: "
+                                 f"the short side needs at least {net.spec.min_size} px")
+        self.net = net
+        self.params = params
+        self.recipe = recipe or recipe_for(net)
+        for t in self.recipe.taps:
+            net.spec.check_tap(t)
+        dev = net.device
+        self.content_rgb = content.detach().to(dev, torch.float32)
+        space = params.color_space
+        if params.original_colors:
+            # luminance-only transfer: grey content, grey styles matched to the content's luminance
+            content_in = luminance_image(self.content_rgb, space)
+            styles = [luminance_image(s.to(dev, torch.float32), space, match=self.content_rgb) for s in styles]
+        else:
+            content_in = self.content_rgb
+            styles = [s.to(dev, torch.float32) for s in styles]
+        self.style_weights = blend_weights(len(styles), style_weights)
+        self.targets = make_targets(net, content_in, styles, self.style_weights, self.recipe)
+        self.x = self._initial(content_in, init).requires_grad_(True)
+        self.iterations = 0
+        self.history: list[torch.Tensor] = []  # total loss per iteration (tensors; no host syncs)
+        self._last: dict[str, torch.Tensor] = {}
+        self._make_optimizer()
+
+    # ---------------------------------------------------------------- setup
+
+    def _initial(self, content_in: torch.Tensor, init: torch.Tensor | None) -> torch.Tensor:
+        h, w = content_in.shape[-2:]
+        p = self.params
+        if init is not None:
+            x = resize(init.detach().to(content_in.device, torch.float32), (h, w))
+            if p.original_colors:
+                x = luminance_image(x, p.color_space)
+            return x.clone()
+        if p.init == "noise":
+            g = torch.Generator().manual_seed(p.seed)
+            x = (0.5 + 0.25 * torch.randn(1, 3, h, w, generator=g)).clamp_(0, 1)
+            if p.original_colors:
+                x = x.mean(1, keepdim=True).expand(1, 3, h, w)
+            return x.to(content_in.device).clone()
+        if p.init == "image":
+            raise ValueError("init 'image' needs an init picture")
+        return content_in.clone()
+
+    def _make_optimizer(self) -> None:
+        p = self.params
+        if p.optimizer == "lbfgs":
+            self.opt = torch.optim.LBFGS([self.x], lr=p.lr or 1.0, max_iter=1, history_size=p.history,
+                                         tolerance_grad=-1, tolerance_change=-1, line_search_fn=None)
+        else:
+            self.opt = torch.optim.Adam([self.x], lr=p.lr or 0.02)
+
+    def set_weights(self, content_weight: float | None = None, style_weight: float | None = None) -> None:
+        """Change the loss balance (a ratio sweep). The optimiser restarts: its memory fits the old loss."""
+        kw = {}
+        if content_weight is not None:
+            kw["content_weight"] = content_weight
+        if style_weight is not None:
+            kw["style_weight"] = style_weight
+        self.params = replace(self.params, **kw)
+        self.params.validate()
+        self._make_optimizer()
+
+    def restart_from(self, image: torch.Tensor) -> None:
+        """Continue from ``image`` (e.g. a frame on disk when a progression resumes), with a fresh optimiser."""
+        with torch.no_grad():
+            x = resize(image.detach().to(self.x.device, torch.float32), tuple(self.x.shape[-2:]))
+            if self.params.original_colors:
+                x = luminance_image(x, self.params.color_space)
+            self.x.copy_(x)
+        self._make_optimizer()
+
+    # ---------------------------------------------------------------- the loss
+
+    def objective(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        p, r = self.params, self.recipe
+        parts = losses(self.net, x, self.targets, r, p.tv_beta)
+        total = (p.content_weight * r.content_gain * parts["content"]
+                 + p.style_weight * r.style_gain * parts["style"])
+        if p.tv_weight:
+            total = total + p.tv_weight * r.tv_gain * parts["tv"]
+        return total, parts
+
+    def _closure(self) -> torch.Tensor:
+        self.opt.zero_grad(set_to_none=False)
+        total, parts = self.objective(self.x)
+        total.backward()
+        self._last = {"total": total.detach(), **{k: v.detach() for k, v in parts.items() if k != "layers"}}
+        return total
+
+    # ---------------------------------------------------------------- running
+
+    def run(self, iters: int, progress: Progress | None = None, total: int | None = None) -> torch.Tensor:
+        """Advance ``iters`` iterations; returns the current picture (see :meth:`image`)."""
+        total = total if total is not None else iters
+        start = self.iterations
+        lbfgs = isinstance(self.opt, torch.optim.LBFGS)
+        for i in range(iters):
+            with torch.enable_grad():
+                if lbfgs:
+                    # max_iter=1 per step: the same iterates as one long step(max_iter=N) call
+                    # (L-BFGS keeps its memory in its state), with a progress report per iteration
+                    self.opt.step(self._closure)
+                else:
+                    self.opt.zero_grad(set_to_none=False)
+                    self._closure()
+                    self.opt.step()
+            self.iterations += 1
+            self.history.append(self._last["total"])
+            if progress is not None:
+                progress(self.iterations - start, total, {"loss": self._last["total"]})
+        return self.image()
+
+    @torch.no_grad()
+    def image(self) -> torch.Tensor:
+        """The current picture, clamped to [0, 1], with the content's colours when asked."""
+        x = self.x.detach().clamp(0, 1)
+        if self.params.original_colors:
+            x = keep_colors(x, self.content_rgb, self.params.color_space)
+        return x.clone()
+
+    @torch.no_grad()
+    def current_losses(self) -> dict[str, float]:
+        """Unweighted and total losses of the current picture (host values; for reports)."""
+        total, parts = self.objective(self.x.detach())
+        return {"total": float(total), "content": float(parts["content"]), "style": float(parts["style"]),
+                "tv": float(parts["tv"])}
+
+
+def stylize(net: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor],
+            style_weights: Sequence[float] | None = None, params: StyleParams = StyleParams(),
+            init: torch.Tensor | None = None, progress: Progress | None = None,
+            recipe: StyleRecipe | None = None) -> torch.Tensor:
+    """Stylise ``content`` (1, 3, H, W) with ``styles``; returns a new (1, 3, H, W) picture in [0, 1]."""
+    st = StyleTransfer(net, content, styles, style_weights, params, init=init, recipe=recipe)
+    return st.run(params.iters, progress=progress)
+
+
+@torch.no_grad()
+def judge(net: Backbone, image: torch.Tensor, content: torch.Tensor, styles: Sequence[torch.Tensor],
+          style_weights: Sequence[float] | None = None, recipe: StyleRecipe | None = None) -> dict:
+    """Unweighted content and style losses of ``image`` under ``net``'s recipe (e.g. VGG-16 as a judge).
+
+    Pictures are resized to ``content``'s size where needed. Returns floats:
+    ``{"content", "style", "layers": {tap: style loss}}``.
+    """
+    recipe = recipe or recipe_for(net)
+    dev = net.device
+    image = resize(image.to(dev, torch.float32), tuple(content.shape[-2:]))
+    t = make_targets(net, content.to(dev, torch.float32), [s.to(dev, torch.float32) for s in styles],
+                     style_weights, recipe)
+    parts = losses(net, image, t, recipe)
+    return {"content": float(parts["content"]), "style": float(parts["style"]),
+            "layers": {k: float(v) for k, v in parts["layers"].items()}}
