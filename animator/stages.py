@@ -12,7 +12,8 @@ import math
 import numpy as np
 import torch
 
-from ..engine import DreamParams, ascend, dream, objectives
+from ..engine import DreamParams, ascend, dream, objectives, octave_sizes
+from ..engine.deepdream import resize
 from ..engine.backbones import Backbone
 from ..engine.objectives import Objective
 
@@ -45,7 +46,7 @@ class RecursiveMode:
         layer = self.layers[stage]
         if self.random_from is not None and stage >= self.random_from:
             chans = channel_subset(self.net.channels(layer), self.fraction, self.seed, stage)
-            obj = objectives.channel(layer, chans)
+            obj = objectives.layer(layer, channels=chans)
         else:
             obj = objectives.layer(layer)
         if self.guide is not None:  # the guide steers each stage at that stage's layer
@@ -81,7 +82,12 @@ def step_marks(total_steps: int, every: int, ease: bool) -> list[int]:
 
 
 class ProgressionMode:
-    """One long dream recorded every few steps, or a feedback loop of full dreams (no motion)."""
+    """One long dream recorded every few steps, or a feedback loop of full dreams (no motion).
+
+    The long dream climbs the octave pyramid as a still dream does: its steps are split evenly
+    over the octaves, small to full size, with detail re-injection between them; every frame
+    is shown at full size.
+    """
 
     def __init__(self, net: Backbone, start: torch.Tensor, objective: Objective, params: DreamParams,
                  marks: list[int] | None = None, feedback_frames: int | None = None):
@@ -90,6 +96,14 @@ class ProgressionMode:
         self.feedback = feedback_frames is not None
         self.n_frames = feedback_frames if self.feedback else len(marks)
         self.device = net.device
+        h, w = start.shape[-2:]
+        self.sizes = octave_sizes(h, w, params.octaves, params.octave_scale, net.spec.min_size)
+        self.bases = [resize(self.start, sz) for sz in self.sizes]
+        self.total = marks[-1] if marks else 0
+
+    def octave_of(self, step: int) -> int:
+        """Octave in which (0-based) step ``step`` runs."""
+        return min(len(self.sizes) - 1, step * len(self.sizes) // max(1, self.total))
 
     def first_source(self) -> torch.Tensor:
         return self.start
@@ -101,8 +115,28 @@ class ProgressionMode:
         p = DreamParams(**{**self.params.as_dict(), "seed": seed})
         if self.feedback:
             return source if t == 0 else dream(self.net, source, self.objective, p)
-        steps = self.marks[t] - (self.marks[t - 1] if t else 0)
-        return ascend(self.net, source, self.objective, steps, p) if steps else source
+        first, last = (self.marks[t - 1] if t else 0), self.marks[t]
+        if first == last:
+            return source
+        k = self.octave_of(first)
+        if first == 0:
+            img = self.bases[k]
+        else:  # back to the working octave; at a new octave, re-inject the detail dreamed so far
+            k_prev = self.octave_of(first - 1)
+            detail = resize(source, self.sizes[k_prev]) - self.bases[k_prev]
+            img = (self.bases[k] + resize(detail, self.sizes[k])).clamp(0, 1)
+        s = first
+        while s < last:
+            k = self.octave_of(s)
+            end = s
+            while end < last and self.octave_of(end) == k:
+                end += 1
+            if img.shape[-2:] != self.bases[k].shape[-2:]:
+                detail = img - self.bases[k - 1]
+                img = (self.bases[k] + resize(detail, self.sizes[k])).clamp(0, 1)
+            img = ascend(self.net, img, self.objective, end - s, DreamParams(**{**p.as_dict(), "seed": seed + s}))
+            s = end
+        return resize(img, tuple(self.start.shape[-2:]))
 
     def label(self, t: int) -> str:
         return f"dream {t}" if self.feedback else f"step {self.marks[t]}"

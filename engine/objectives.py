@@ -50,8 +50,12 @@ class Objective:
     __rmul__ = __mul__
 
 
-def layer(name: str, weight: float = 1.0) -> Objective:
-    """DeepDream's L2 objective: mean of the squared activations of a layer."""
+def layer(name: str, weight: float = 1.0, channels: Sequence[int] | None = None) -> Objective:
+    """DeepDream's L2 objective: mean of the squared activations of a layer (or of some of its channels)."""
+    if channels is not None:
+        idx = list(channels)
+        desc = f"layer({name}, channels={idx})"
+        return Objective([name], lambda a: weight * a[name][:, idx].pow(2).mean(), desc if weight == 1 else f"{weight:g}*{desc}")
     return Objective([name], lambda a: weight * a[name].pow(2).mean(), f"layer({name})" if weight == 1 else f"{weight:g}*layer({name})")
 
 
@@ -114,14 +118,22 @@ def guide_similarity(features: torch.Tensor, guide: torch.Tensor, similarity: st
     (mean absolute / mean squared difference per channel) to the nearest guide vector.
     """
     x, y = _positions(features), _positions(guide).to(features.dtype)
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"unknown similarity {similarity!r}; use one of {', '.join(SIMILARITIES)}")
+    with torch.no_grad():  # find each position's best guide vector; the gradient flows through that pair only
+        xd = x.detach()
+        if similarity == "dot":
+            best = (xd @ y.T).argmax(dim=1)
+        elif similarity == "l2":
+            best = (y.pow(2).sum(1)[None] - 2 * xd @ y.T).argmin(dim=1)
+        else:
+            best = torch.cdist(xd[None], y[None], p=1)[0].argmin(dim=1)
+    match = y[best]
     if similarity == "dot":
-        return (x @ y.T).max(dim=1).values.mean()
+        return (x * match).sum(1).mean()
     if similarity == "l2":
-        d = (x.pow(2).sum(1, keepdim=True) - 2 * x @ y.T + y.pow(2).sum(1)[None]).clamp_min(0)
-        return -d.min(dim=1).values.mean() / x.shape[1]
-    if similarity == "l1":
-        return -torch.cdist(x[None], y[None], p=1)[0].min(dim=1).values.mean() / x.shape[1]
-    raise ValueError(f"unknown similarity {similarity!r}; use one of {', '.join(SIMILARITIES)}")
+        return -(x - match).pow(2).mean()
+    return -(x - match).abs().mean()
 
 
 def guide(net, image: torch.Tensor, layer: str, similarity: str = "dot") -> Objective:

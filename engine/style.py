@@ -45,6 +45,7 @@ Progress = Callable[[int, int, dict], None]
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "image")
 COLOR_SPACES = ("ycbcr", "lab")
+RANGE_GAIN = 1e3  # out-of-[0, 1] penalty: 0.03 of excess everywhere costs as much as the starting loss
 
 
 # --------------------------------------------------------------------------- parameters
@@ -411,8 +412,12 @@ class StyleTransfer:
         self.targets = make_targets(net, content_in, styles, self.style_weights, self.recipe)
         self.x = self._initial(content_in, init).requires_grad_(True)
         self.iterations = 0
+        self.evaluations = 0
         self.history: list[torch.Tensor] = []  # total loss per iteration (tensors; no host syncs)
         self._last: dict[str, torch.Tensor] = {}
+        self._range_scale = torch.zeros((), device=dev)
+        with torch.no_grad():
+            self._range_scale = self.objective(self.x)[0].detach().clamp(min=1e-12)
         self._make_optimizer()
 
     # ---------------------------------------------------------------- setup
@@ -438,8 +443,11 @@ class StyleTransfer:
     def _make_optimizer(self) -> None:
         p = self.params
         if p.optimizer == "lbfgs":
+            # strong-Wolfe line search: the fixed unit step of plain L-BFGS blows up when the
+            # loss's scale does not suit it (it did with VGG in the Caffe convention)
             self.opt = torch.optim.LBFGS([self.x], lr=p.lr or 1.0, max_iter=1, history_size=p.history,
-                                         tolerance_grad=-1, tolerance_change=-1, line_search_fn=None)
+                                         tolerance_grad=0.0, tolerance_change=0.0,
+                                         line_search_fn="strong_wolfe")
         else:
             self.opt = torch.optim.Adam([self.x], lr=p.lr or 0.02)
 
@@ -472,6 +480,11 @@ class StyleTransfer:
                  + p.style_weight * r.style_gain * parts["style"])
         if p.tv_weight:
             total = total + p.tv_weight * r.tv_gain * parts["tv"]
+        # pixels are free variables (no clamp in the graph: clamped pixels would lose their
+        # gradient for good); a smooth penalty, in units of the starting loss, keeps them in [0, 1]
+        excess = x - x.clamp(0, 1)
+        parts["range"] = excess.pow(2).mean()
+        total = total + self._range_scale * RANGE_GAIN * parts["range"]
         return total, parts
 
     def _closure(self) -> torch.Tensor:
@@ -479,30 +492,62 @@ class StyleTransfer:
         total, parts = self.objective(self.x)
         total.backward()
         self._last = {"total": total.detach(), **{k: v.detach() for k, v in parts.items() if k != "layers"}}
+        self.evaluations += 1
         return total
 
     # ---------------------------------------------------------------- running
 
     def run(self, iters: int, progress: Progress | None = None, total: int | None = None) -> torch.Tensor:
-        """Advance ``iters`` iterations; returns the current picture (see :meth:`image`)."""
+        """Advance ``iters`` iterations; returns the current picture (see :meth:`image`).
+
+        ``history`` gets the loss after each iteration (tensors: no host syncs here).
+        """
         total = total if total is not None else iters
+        if iters <= 0:
+            return self.image()
         start = self.iterations
-        lbfgs = isinstance(self.opt, torch.optim.LBFGS)
-        for i in range(iters):
-            with torch.enable_grad():
-                if lbfgs:
-                    # max_iter=1 per step: the same iterates as one long step(max_iter=N) call
-                    # (L-BFGS keeps its memory in its state), with a progress report per iteration
-                    self.opt.step(self._closure)
-                else:
+        if isinstance(self.opt, torch.optim.LBFGS):
+            # one step() call of ``iters`` iterations; the L-BFGS memory stays in the optimiser's
+            # state between calls. An iteration's loss is the lowest of its line-search
+            # evaluations (the point the strong-Wolfe search accepts).
+            group = self.opt.param_groups[0]
+            group["max_iter"], group["max_eval"] = iters, 4 * iters + 8
+            n0 = self.opt.state[self.x].get("n_iter", 0)
+            cur = {"k": 0, "best": None}
+
+            def closure() -> torch.Tensor:
+                loss = self._closure()
+                k = self.opt.state[self.x].get("n_iter", 0) - n0  # the iteration this evaluation serves
+                if k != cur["k"]:
+                    if cur["k"] > 0:
+                        self._iteration_done(start, cur["k"] - 1, cur["best"], progress, total)
+                    cur["k"], cur["best"] = k, None
+                t = self._last["total"]
+                cur["best"] = t if cur["best"] is None else torch.minimum(cur["best"], t)
+                return loss
+
+            self.opt.step(closure)
+            if cur["k"] > 0:
+                self._iteration_done(start, cur["k"] - 1, cur["best"], progress, total)
+            for k in range(cur["k"] + 1, iters + 1):  # iterations skipped by an early stop
+                self._iteration_done(start, k - 1, self.history[-1] if self.history else self._last["total"],
+                                     progress, total)
+            self.iterations = start + iters
+        else:
+            for k in range(iters):
+                with torch.enable_grad():
                     self.opt.zero_grad(set_to_none=False)
                     self._closure()
                     self.opt.step()
-            self.iterations += 1
-            self.history.append(self._last["total"])
-            if progress is not None:
-                progress(self.iterations - start, total, {"loss": self._last["total"]})
+                self._iteration_done(start, k, self._last["total"], progress, total)
+            self.iterations = start + iters
         return self.image()
+
+    def _iteration_done(self, start: int, k: int, loss: torch.Tensor, progress: Progress | None,
+                        total: int) -> None:
+        self.history.append(loss)
+        if progress is not None:
+            progress(k + 1, total, {"loss": loss})
 
     @torch.no_grad()
     def image(self) -> torch.Tensor:

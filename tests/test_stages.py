@@ -58,7 +58,7 @@ def test_random_channel_subsets_are_seeded(run_cli, tmp_path):
 
     a, b, c = stage_objectives(4, "a"), stage_objectives(4, "b"), stage_objectives(5, "c")
     assert a == b and a != c
-    assert a[0] == "layer(block5)" and a[1].startswith("channel(block6, [")
+    assert a[0] == "layer(block5)" and a[1].startswith("layer(block6, channels=[")
 
 
 @pytest.mark.parametrize("kind", ["layer", "channel", "class"])
@@ -67,12 +67,23 @@ def test_progression_objective_rises_over_the_steps(tmp_path, kind):
             "channel": dict(layers="block6", channels="5", klass=None),
             "class": dict(layers=None, channels=None, klass="jellyfish")}[kind]
     res = render_progression(str(SAMPLES / "figures.jpg"), gif=str(tmp_path / "p.gif"), mp4=None, frames_dir=None,
-                             steps=24, every=6, size=96, params=DreamParams(lr=0.02, jitter=4), **args)
+                             steps=24, every=6, size=96, params=DreamParams(octaves=1, lr=0.02, jitter=4), **args)
     frames = FrameDir(tmp_path / "p_frames")
     values = [res["mode"].value(frames.read(i)) for i in range(frames.count_complete())]
     assert len(values) == 5 and res["marks"] == [0, 6, 12, 18, 24]
     assert values[-1] > values[2] > values[0], values
     assert gif_info(tmp_path / "p.gif")["frames"] == 5
+
+
+def test_progression_climbs_the_octaves_to_full_size(tmp_path):
+    res = render_progression(str(SAMPLES / "figures.jpg"), gif=str(tmp_path / "p.gif"), mp4=None, frames_dir=None,
+                             layers=None, channels=None, klass="jellyfish", steps=30, every=5, size=96,
+                             params=DreamParams(octaves=3, lr=0.02, jitter=4))
+    mode = res["mode"]
+    assert [mode.octave_of(s) for s in (0, 9, 10, 19, 20, 29)] == [0, 0, 1, 1, 2, 2]
+    frames = FrameDir(tmp_path / "p_frames")
+    assert frames.read(6).shape == frames.read(0).shape
+    assert mode.value(frames.read(6)) > 2 * mode.value(frames.read(0))
 
 
 def test_progression_cli_captions_ease_and_feedback(run_cli, tmp_path):
