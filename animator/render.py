@@ -50,6 +50,14 @@ def setup(image: str, size: int, seed: int, model: str, weights: str | None, dev
     return Setup(dev, start, desc, net)
 
 
+def check_params(params) -> None:
+    """DreamParams.validate() as a one-line UserError."""
+    try:
+        params.validate()
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
 def objective_or_exit(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)

@@ -7,6 +7,8 @@ import platform
 import tempfile
 from importlib import metadata
 
+from .sinks import publish
+
 
 def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
@@ -28,7 +30,7 @@ def write_settings(path: str, settings: dict) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2, sort_keys=False)
         f.write("\n")
-    os.replace(tmp, path)
+    publish(tmp, path)
 
 
 def settings_path_for(output: str) -> str:

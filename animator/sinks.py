@@ -103,6 +103,21 @@ def _tmp_name(path: Path) -> Path:
     return Path(name)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def publish(tmp: PathLike, path: PathLike) -> None:
+    """Give a finished temporary file the normal permissions (mkstemp makes it 0600) and rename it."""
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, path)
+
+
 def _unlink(path: Path | None) -> None:
     if path is not None:
         try:
@@ -131,7 +146,7 @@ def write_image_atomic(path: PathLike, frame: Frame) -> Path:
     try:
         with open(tmp, "wb") as f:
             f.write(buf.tobytes())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         _unlink(tmp)
         raise
@@ -460,7 +475,7 @@ class Mp4Writer:
             if tmp_video is None or not tmp_video.exists() or tmp_video.stat().st_size == 0:
                 raise RuntimeError(f"ffmpeg produced no output for {self.path}")
             if self.audio_path is None:
-                os.replace(tmp_video, self.path)
+                publish(tmp_video, self.path)
             else:
                 final_tmp = _tmp_name(self.path)
                 _run_ffmpeg([
@@ -468,7 +483,7 @@ class Mp4Writer:
                     "-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac",
                     "-shortest", "-movflags", "+faststart", "-f", "mp4", str(final_tmp),
                 ])
-                os.replace(final_tmp, self.path)
+                publish(final_tmp, self.path)
                 _unlink(tmp_video)
         except BaseException:
             self._closed = True
@@ -639,7 +654,7 @@ def make_gif(
             "-lavfi", f"[0:v]{scale}[x];[x][1:v]{paletteuse}" if scale else f"[0:v][1:v]{paletteuse}",
             "-loop", str(int(loop)), "-f", "gif", str(out_tmp),
         ], second_frames)
-        os.replace(out_tmp, path)
+        publish(out_tmp, path)
     except BaseException:
         _unlink(out_tmp)
         raise

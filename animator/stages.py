@@ -163,7 +163,7 @@ def render_recursive(image: str, out_dir: str, *, layers: str, blend: float = 0.
     import os
 
     from .errors import UserError
-    from .render import check_outputs, objective_or_exit, run, setup, weights_info
+    from .render import check_outputs, check_params, objective_or_exit, run, setup, weights_info
     from .scheduler import Sinks
     from .sheet import contact_sheet
     from .sinks import FrameDir
@@ -179,10 +179,7 @@ def render_recursive(image: str, out_dir: str, *, layers: str, blend: float = 0.
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UserError(f"output {out_dir} is a file; recursive renders need a folder (-o stages/)")
     check_outputs(mp4, gif)
-    try:
-        params.validate()
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    check_params(params)
     su = setup(image, size, seed, model, weights, device)
     names, _ = objective_or_exit(parse_layers, su.net.spec, layers)
     extra = None
@@ -228,7 +225,7 @@ def render_progression(image: str, *, gif: str | None, mp4: str | None, frames_d
     import os
 
     from .errors import UserError
-    from .render import check_outputs, objective_or_exit, run, setup, weights_info
+    from .render import check_outputs, check_params, objective_or_exit, run, setup, weights_info
     from .scheduler import Sinks
     from .sheet import caption
     from .still import build_objective
@@ -240,10 +237,7 @@ def render_progression(image: str, *, gif: str | None, mp4: str | None, frames_d
     if feedback is not None and feedback < 2:
         raise UserError(f"--feedback needs at least 2 frames (got {feedback})")
     check_outputs(mp4, gif)
-    try:
-        params.validate()
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    check_params(params)
     su = setup(image, size, seed, model, weights, device)
     obj = objective_or_exit(build_objective, su.net, layers, channels, klass, guide=guide, similarity=similarity,
                             pixel_weight=pixel_weight, original=su.start)

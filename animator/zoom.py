@@ -108,7 +108,7 @@ def render_zoom(cfg, output: str, gif: str | None = None, frames_dir: str | None
 
     from .config import schedule
     from .errors import UserError
-    from .render import check_outputs, objective_or_exit, run, setup, weights_info
+    from .render import check_outputs, check_params, objective_or_exit, run, setup, weights_info
     from .scheduler import Sinks, default_frames_dir
     from .still import build_objective
 
@@ -125,10 +125,7 @@ def render_zoom(cfg, output: str, gif: str | None = None, frames_dir: str | None
     motion = Motion(*(schedule(cfg, k) for k in ("zoom", "angle", "translation_x", "translation_y",
                                                    "center_x", "center_y")), n_frames=n)
     base = DreamParams(octave_scale=cfg.octave_scale, jitter=cfg.jitter, smooth=cfg.smooth, tile=cfg.tile)
-    try:
-        base.validate()
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    check_params(base)
     mode = ZoomMode(su.net, obj, su.start, motion, base, schedule(cfg, "strength"), schedule(cfg, "steps"),
                     schedule(cfg, "octaves"), border=cfg.border)
     settings = {"command": "zoom", **cfg.as_dict(), "start": su.start_desc, "frame_size": list(su.size),

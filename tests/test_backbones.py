@@ -9,7 +9,7 @@ import torch
 from dreamreel.engine import MODELS, BackboneError, WeightsUnavailable, get_backbone, get_spec, locate_weights
 from dreamreel.engine.backbones import fuse_conv_bn
 
-from conftest import MEDIA, SAMPLES, VGG16_CAFFE, load
+from conftest import SAMPLES, VGG16_CAFFE, load
 
 
 def test_lite0_embedded_weights_classify_chelsea_as_a_cat(lite0):

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -13,6 +14,9 @@ def test_dream_writes_picture_and_settings(run_cli, tmp_path):
     code, _, err = run_cli("dream", FIG, "-o", out, *QUICK, "--seed", "5")
     assert code == 0, err
     assert out.exists() and not list(out.parent.glob(".tmp-*"))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's private 0600
     s = json.loads((tmp_path / "sub" / "dream.settings.json").read_text())
     assert s["model"] == "efficientnet_lite0" and s["seed"] == 5 and s["size"] == [96, 64]
     assert len(s["weights"]["sha256"]) == 64 and s["versions"]["torch"]

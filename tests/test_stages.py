@@ -8,7 +8,7 @@ from dreamreel.animator.stages import channel_subset, render_progression, step_m
 from dreamreel.engine import DreamParams, dream, objectives
 from dreamreel.engine.objectives import guide_similarity
 
-from conftest import MEDIA, SAMPLES, load
+from conftest import SAMPLES, load
 
 QUICK = ["--size", "64", "--octaves", "1", "--steps", "1"]
 

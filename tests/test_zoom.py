@@ -1,9 +1,7 @@
 import json
 import math
 
-import numpy as np
 import pytest
-import torch
 
 from dreamreel.animator import config as C
 from dreamreel.animator.errors import UserError
