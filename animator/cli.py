@@ -221,6 +221,71 @@ def _check_color(mode: str) -> None:
         raise UserError(f"unknown --color-coherence {mode!r}; use one of {', '.join(COLOR_MODES)}")
 
 
+@app.command()
+def video(
+    clip: str = typer.Argument(..., help="A video clip (anything ffmpeg reads)."),
+    output: str = typer.Option(..., "-o", "--output", help="Output MP4 (source fps, source audio)."),
+    dream_mode: bool = typer.Option(False, "--dream", help="Dream the clip (DeepDream with flow carry-over)."),
+    layer: Optional[str] = typer.Option(None, "--layer", "--layers", help="Layer(s) to dream."),
+    channels: Optional[str] = CHANNELS,
+    klass: Optional[str] = CLASS,
+    guide: Optional[str] = GUIDE,
+    similarity: str = SIMILARITY,
+    width: Optional[int] = typer.Option(None, help="Resize frames to this width (even)."),
+    start: float = typer.Option(0.0, help="Start time in seconds."),
+    end: Optional[float] = typer.Option(None, help="End time in seconds."),
+    max_frames: Optional[int] = typer.Option(None, help="At most this many frames."),
+    gif: Optional[str] = typer.Option(None, help="Also write a GIF."),
+    every: int = EVERY_GIF,
+    carry: str = typer.Option("flow", help="How a frame inherits the previous dream: flow, blend, none."),
+    blend: float = typer.Option(0.5, help="Weight of the previous dream in --carry blend."),
+    flow: str = typer.Option("dis", help="Optical flow: dis, farneback, raft (needs its weights)."),
+    cadence: int = typer.Option(1, help="Dream every K-th frame; carry the dream along the flow between."),
+    octaves: int = typer.Option(2, help="Octaves of the first frame's dream."),
+    steps: int = typer.Option(6, help="Steps per octave of the first frame's dream."),
+    refine_steps: int = typer.Option(2, help="Dream steps that refine each later frame (--carry flow/blend)."),
+    lr: float = typer.Option(0.012, help="Step size."),
+    jitter: int = JITTER,
+    smooth: float = SMOOTH,
+    model: Optional[str] = MODEL,
+    weights: Optional[str] = WEIGHTS,
+    frames_dir: Optional[str] = typer.Option(None, help="Folder for the PNG frames (default: OUTPUT_frames/)."),
+    seed: int = SEED,
+    device: str = DEVICE,
+    resume: bool = RESUME,
+) -> None:
+    """Dream (or stylise) every frame of a clip without flicker."""
+    from ..engine import DreamParams
+
+    if not dream_mode:
+        raise UserError("say what to do with the clip: --dream (style transfer for clips is not built yet)")
+    from .video import render_video_dream
+
+    render_video_dream(clip, output, gif=gif, every=every, width=width, start=start, end=end, max_frames=max_frames,
+                       layers=layer, channels=channels, klass=klass, guide=guide, similarity=similarity,
+                       model=model or "efficientnet_lite0", weights=weights,
+                       params=DreamParams(octaves=octaves, steps=steps, lr=lr, jitter=jitter, smooth=smooth),
+                       refine_steps=refine_steps, carry=carry, blend=blend, flow=flow, cadence=cadence,
+                       frames_dir=frames_dir, seed=seed, device=device, resume=resume)
+
+
+metrics_app = typer.Typer(help="Measure renders.", no_args_is_help=True)
+app.add_typer(metrics_app, name="metrics")
+
+
+@metrics_app.command("warp-error")
+def warp_error(
+    source: str = typer.Argument(..., help="The source clip (gives the flow and occlusions)."),
+    output: str = typer.Argument(..., help="The rendered clip, frame for frame the same length."),
+    flow: str = typer.Option("dis", help="Optical flow: dis, farneback, raft."),
+    max_frames: Optional[int] = typer.Option(None, help="Only the first N frames."),
+) -> None:
+    """Lai et al.'s warping error of OUTPUT (and of SOURCE itself, the floor)."""
+    from .metrics import warp_error_report
+
+    warp_error_report(source, output, flow=flow, max_frames=max_frames)
+
+
 @app.command("presets")
 def list_presets() -> None:
     """List the named looks for 'zoom --preset'."""

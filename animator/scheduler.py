@@ -20,7 +20,7 @@ from typing import Callable, Protocol
 import torch
 
 from .color import ColorMatcher
-from .errors import UserError
+from .errors import SourceEnded, UserError
 from .sinks import FrameDir, Mp4Writer, make_gif
 
 
@@ -143,21 +143,28 @@ class FrameScheduler:
         t0 = time.perf_counter()
         writer = Mp4Writer(self.sinks.mp4, fps=self.sinks.fps, crf=self.sinks.crf,
                            audio_path=self.sinks.audio) if self.sinks.mp4 else None
+        ended: SourceEnded | None = None
         try:
             for i in range(start):  # the MP4 is streamed: frames already on disk go in first
                 if writer:
                     writer.write(self._decorated(i, self.frames.read(i)))
             if start < n:
-                self._render(start, writer)
+                try:
+                    self._render(start, writer)
+                except SourceEnded as e:  # a truncated clip: finish the outputs with what was made
+                    ended, n = e, self.frames.count_complete()
             if writer:
-                writer.close()
+                if writer.frames_written:
+                    writer.close()
+                else:
+                    writer.abort()
                 writer = None
         except BaseException:
             if writer:
                 writer.abort()
             raise
         self.seconds = time.perf_counter() - t0
-        if self.sinks.gif:
+        if self.sinks.gif and n:
             gif_fps = self.sinks.gif_fps or min(self.sinks.fps, 50.0)
             every = max(1, self.sinks.gif_every)
             if self.sinks.overlay is None:
@@ -166,6 +173,8 @@ class FrameScheduler:
                 gif_frames = (self.sinks.overlay(t, self.frames.read(t)) for t in range(0, n, every))
             make_gif(gif_frames, self.sinks.gif, fps=gif_fps, dither=self.sinks.gif_dither,
                      width=self.sinks.gif_width)
+        if ended is not None:
+            raise ended
         return {"frames": n, "resumed_from": start, "stepped": len(self.stepped), "seconds": self.seconds}
 
     def _decorated(self, t: int, frame: torch.Tensor) -> torch.Tensor:

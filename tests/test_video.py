@@ -1,0 +1,84 @@
+import subprocess
+
+import imageio_ffmpeg
+import pytest
+
+from dreamreel.animator.clip import ClipReader, open_clip
+from dreamreel.animator.sinks import FrameDir, gif_info, probe_video
+
+from conftest import MEDIA
+
+CLIP = MEDIA / "one_second_clip.mp4"  # 24 frames, 24 fps, no audio
+BUNNY = MEDIA / "bigbuckbunny.mp4"  # 25 fps, with audio
+FAST = ["--width", "96", "--octaves", "1", "--steps", "2", "--refine-steps", "1"]
+
+
+def test_clip_reader_streams_trimmed_resized_frames():
+    info = open_clip(str(BUNNY), width=101, start=1.0, max_frames=5)
+    assert (info.width, info.height) == (100, 56) and info.frames == 5 and info.fps == 25 and info.has_audio
+    reader = ClipReader(info, keep=2)
+    frames = [reader.frame(t) for t in range(5)]
+    assert all(f.shape == (1, 3, 56, 100) for f in frames)
+    assert len(reader._cache) <= 2  # only the last few frames are held
+    with pytest.raises(RuntimeError):
+        reader.frame(0)
+    reader.close()
+
+
+def test_video_dream_keeps_fps_size_count_and_audio(run_cli, tmp_path):
+    out = tmp_path / "bunny.mp4"
+    code, _, err = run_cli("video", BUNNY, "--dream", "--layer", "block6", "-o", out, "--max-frames", 5,
+                           "--gif", tmp_path / "b.gif", *FAST)
+    assert code == 0, err
+    src, got = open_clip(str(BUNNY), width=96, max_frames=5), probe_video(out)
+    assert got["frames"] == 5 and got["fps"] == pytest.approx(25, abs=0.01)
+    assert (got["width"], got["height"]) == (src.width, src.height)
+    assert got["has_audio"]
+    assert gif_info(tmp_path / "b.gif")["frames"] == 5
+
+
+def test_video_dream_without_audio_source_has_no_audio(run_cli, tmp_path):
+    out = tmp_path / "clip.mp4"
+    code, _, err = run_cli("video", CLIP, "--dream", "-o", out, "--max-frames", 3, *FAST)
+    assert code == 0, err
+    got = probe_video(out)
+    assert got["frames"] == 3 and got["fps"] == pytest.approx(24, abs=0.01) and not got["has_audio"]
+
+
+def _truncated_clip(tmp_path):
+    """A 3 s, 30-frame clip cut in half: its header still promises 30 frames."""
+    fast = tmp_path / "fast.mp4"
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+           "testsrc=size=96x64:rate=10:duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "5",
+           "-movflags", "+faststart", str(fast)]
+    subprocess.run(cmd, check=True)
+    data = fast.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    return cut
+
+
+def test_truncated_clip_renders_what_can_be_read(run_cli, tmp_path):
+    cut = _truncated_clip(tmp_path)
+    out = tmp_path / "o.mp4"
+    code, _, err = run_cli("video", cut, "--dream", "-o", out, "--width", "96", "--octaves", "1", "--steps", "1",
+                           "--refine-steps", "1")
+    assert code == 2 and "decoding stopped at frame" in err
+    made = probe_video(out)["frames"]
+    assert 0 < made < 30 and FrameDir(tmp_path / "o_frames").count_complete() == made
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{readme}", "--dream"], "not a video"),
+    (["missing.mp4", "--dream"], "file not found"),
+    (["{clip}", "--dream", "--start", "5"], "no frames"),
+    (["{clip}"], "--dream"),
+    (["{clip}", "--dream", "--carry", "teleport"], "flow, blend or none"),
+])
+def test_video_bad_input_is_one_line_exit_2(run_cli, tmp_path, args, message):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    args = [a.format(readme=text, clip=CLIP) for a in args]
+    code, _, err = run_cli("video", *args, "-o", tmp_path / "o.mp4")
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1
