@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+
 from typing import Optional
 
 import typer
