@@ -31,6 +31,7 @@ SEED = typer.Option(0, help="Random seed.")
 DEVICE = typer.Option("auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps.")
 RESUME = typer.Option(False, help="Continue a stopped render from its frames on disk.")
 EVERY_GIF = typer.Option(1, help="One GIF frame every N frames.")
+GIF_WIDTH = typer.Option(None, help="Scale the GIF to this width (GIFs of every frame at full size get big).")
 
 
 @app.command()
@@ -74,6 +75,7 @@ def zoom(
     output: str = typer.Option(..., "-o", "--output", help="Output video (.mp4) or .gif."),
     gif: Optional[str] = typer.Option(None, help="Also write a looping GIF here."),
     every: int = EVERY_GIF,
+    gif_width: Optional[int] = GIF_WIDTH,
     preset: Optional[str] = typer.Option(None, help="A look from 'dreamreel presets' (or a .toml file). Default: classic-zoom."),
     frames: Optional[int] = typer.Option(None, help="Number of frames."),
     fps: Optional[float] = typer.Option(None, help="Frames per second."),
@@ -114,9 +116,10 @@ def zoom(
     from .zoom import render_zoom
 
     given = {k: v for k, v in locals().items()
-             if k not in ("output", "gif", "preset", "frames_dir", "resume", "device", "every")}
+             if k not in ("output", "gif", "preset", "frames_dir", "resume", "device", "every", "gif_width")}
     cfg = resolve(given, preset)
-    render_zoom(cfg, output, gif=gif, frames_dir=frames_dir, resume=resume, device=device, every=every)
+    render_zoom(cfg, output, gif=gif, frames_dir=frames_dir, resume=resume, device=device, every=every,
+                gif_width=gif_width)
 
 
 def _dream_params(octaves: int, octave_scale: float, steps: int, lr: float, jitter: int, smooth: float,
@@ -140,6 +143,7 @@ def recursive(
     mp4: Optional[str] = typer.Option(None, help="Write the stages as an MP4."),
     fps: float = typer.Option(2.0, help="Frames per second of GIF/MP4."),
     every: int = EVERY_GIF,
+    gif_width: Optional[int] = GIF_WIDTH,
     size: int = typer.Option(512, help="Longest side, px."),
     model: Optional[str] = MODEL,
     weights: Optional[str] = WEIGHTS,
@@ -162,7 +166,7 @@ def recursive(
 
     _check_color(color_coherence)
     render_recursive(image, output, layers=layers, blend=blend, tween=tween, random_channels_from=random_channels_from,
-                     channel_fraction=channel_fraction, gif=gif, mp4=mp4, fps=fps, every=every, size=size,
+                     channel_fraction=channel_fraction, gif=gif, mp4=mp4, fps=fps, every=every, gif_width=gif_width, size=size,
                      model=model or "efficientnet_lite0", weights=weights,
                      params=_dream_params(octaves, octave_scale, steps, lr, jitter, smooth, 0), guide=guide,
                      similarity=similarity, pixel_weight=pixel_weight, color_coherence=color_coherence, seed=seed,
@@ -178,6 +182,7 @@ def progression(
     every: int = typer.Option(10, help="Record a frame every N steps."),
     ease: bool = typer.Option(False, help="More frames at the start, where the dream changes fastest."),
     caption: bool = typer.Option(False, help="Write the step and objective value on each GIF/MP4 frame."),
+    gif_width: Optional[int] = GIF_WIDTH,
     feedback: Optional[int] = typer.Option(None, help="Instead: N frames, each a full dream of the previous one."),
     layers: Optional[str] = LAYERS,
     channels: Optional[str] = CHANNELS,
@@ -209,6 +214,7 @@ def progression(
         raise UserError(f"-o {output}: the progression video must end in .mp4 (use --gif for a GIF)")
     render_progression(image, gif=gif, mp4=output, frames_dir=frames_dir, layers=layers, channels=channels,
                        klass=klass, steps=steps, every=every, ease=ease, caption_frames=caption, feedback=feedback,
+                       gif_width=gif_width,
                        size=size, model=model or "efficientnet_lite0", weights=weights,
                        params=_dream_params(octaves, octave_scale, dream_steps, lr, jitter, smooth, 0),
                        guide=guide, similarity=similarity, pixel_weight=pixel_weight, fps=fps,
@@ -238,6 +244,7 @@ def video(
     max_frames: Optional[int] = typer.Option(None, help="At most this many frames."),
     gif: Optional[str] = typer.Option(None, help="Also write a GIF."),
     every: int = EVERY_GIF,
+    gif_width: Optional[int] = GIF_WIDTH,
     carry: str = typer.Option("flow", help="How a frame inherits the previous dream: flow, blend, none."),
     blend: float = typer.Option(0.5, help="Weight of the previous dream in --carry blend."),
     flow: str = typer.Option("dis", help="Optical flow: dis, farneback, raft (needs its weights)."),
@@ -262,7 +269,7 @@ def video(
         raise UserError("say what to do with the clip: --dream (style transfer for clips is not built yet)")
     from .video import render_video_dream
 
-    render_video_dream(clip, output, gif=gif, every=every, width=width, start=start, end=end, max_frames=max_frames,
+    render_video_dream(clip, output, gif=gif, every=every, gif_width=gif_width, width=width, start=start, end=end, max_frames=max_frames,
                        layers=layer, channels=channels, klass=klass, guide=guide, similarity=similarity,
                        model=model or "efficientnet_lite0", weights=weights,
                        params=DreamParams(octaves=octaves, steps=steps, lr=lr, jitter=jitter, smooth=smooth),

@@ -155,6 +155,7 @@ class ProgressionMode:
 def render_recursive(image: str, out_dir: str, *, layers: str, blend: float = 0.3, tween: int = 0,
                      random_channels_from: int | None = None, channel_fraction: float = 0.25,
                      gif: str | None = None, mp4: str | None = None, fps: float = 2.0, every: int = 1,
+                     gif_width: int | None = None,
                      size: int = 512, model: str = "efficientnet_lite0", weights: str | None = None,
                      params: DreamParams = DreamParams(), guide: str | None = None, similarity: str = "dot",
                      pixel_weight: float = 0.0, color_coherence: str = "none", seed: int = 0,
@@ -202,7 +203,7 @@ def render_recursive(image: str, out_dir: str, *, layers: str, blend: float = 0.
                 "random_channels_from": random_channels_from, "channel_fraction": channel_fraction,
                 "dream": params.as_dict(), "guide": guide, "similarity": similarity, "pixel_weight": pixel_weight,
                 "color_coherence": color_coherence, "seed": seed, "fps": fps, "every": every}
-    sinks = Sinks(frames_dir=out_dir, mp4=mp4, gif=gif, fps=fps, gif_every=every)
+    sinks = Sinks(frames_dir=out_dir, mp4=mp4, gif=gif, fps=fps, gif_every=every, gif_width=gif_width)
     w, h = su.size
     result = run(mode, sinks, settings, f"recursive {len(names)} stages {w}x{h}", cadence=mode.spacing,
                  color_coherence=color_coherence, seed=seed, resume=resume)
@@ -216,7 +217,8 @@ def render_recursive(image: str, out_dir: str, *, layers: str, blend: float = 0.
 def render_progression(image: str, *, gif: str | None, mp4: str | None, frames_dir: str | None,
                        layers: str | None, channels: str | None, klass: str | None, steps: int = 300,
                        every: int = 10, ease: bool = False, caption_frames: bool = False,
-                       feedback: int | None = None, size: int = 512, model: str = "efficientnet_lite0",
+                       feedback: int | None = None, gif_width: int | None = None, size: int = 512,
+                       model: str = "efficientnet_lite0",
                        weights: str | None = None, params: DreamParams = DreamParams(), guide: str | None = None,
                        similarity: str = "dot", pixel_weight: float = 0.0, fps: float = 10.0,
                        color_coherence: str = "none", seed: int = 0, device: str = "auto",
@@ -253,7 +255,8 @@ def render_progression(image: str, *, gif: str | None, mp4: str | None, frames_d
                 "color_coherence": color_coherence, "seed": seed}
     out = mp4 or gif
     stem = os.path.splitext(out)[0]
-    sinks = Sinks(frames_dir=frames_dir or stem + "_frames", mp4=mp4, gif=gif, fps=fps, overlay=overlay)
+    sinks = Sinks(frames_dir=frames_dir or stem + "_frames", mp4=mp4, gif=gif, fps=fps, overlay=overlay,
+                  gif_width=gif_width)
     w, h = su.size
     result = run(mode, sinks, settings, f"progression {w}x{h}", color_coherence=color_coherence, seed=seed,
                  resume=resume, settings_beside=out)

@@ -56,6 +56,7 @@ class VideoDreamMode:
 
 
 def render_video_dream(clip_path: str, output: str, *, gif: str | None = None, every: int = 1,
+                       gif_width: int | None = None,
                        width: int | None = None, start: float = 0.0, end: float | None = None,
                        max_frames: int | None = None, layers: str | None = None, channels: str | None = None,
                        klass: str | None = None, guide: str | None = None, similarity: str = "dot",
@@ -103,7 +104,7 @@ def render_video_dream(clip_path: str, output: str, *, gif: str | None = None, e
                 "first_frame": params.as_dict(), "refine_steps": refine_steps, "carry": carry, "blend": blend,
                 "flow": flow, "cadence": cadence, "seed": seed}
     sinks = Sinks(frames_dir=frames_dir or default_frames_dir(output), mp4=output, gif=gif, fps=info.fps,
-                  audio=audio, gif_every=every)
+                  audio=audio, gif_every=every, gif_width=gif_width)
     try:
         return run(mode, sinks, settings, f"video dream {info.width}x{info.height}", cadence=cadence,
                    seed=seed, resume=resume, settings_beside=output)

@@ -102,7 +102,7 @@ __all__ = ["Motion", "ZoomMode"]
 
 
 def render_zoom(cfg, output: str, gif: str | None = None, frames_dir: str | None = None,
-                resume: bool = False, device: str = "auto", every: int = 1) -> dict:
+                resume: bool = False, device: str = "auto", every: int = 1, gif_width: int | None = None) -> dict:
     """Render a zoom animation described by ``cfg`` (a resolved :class:`~.config.ZoomConfig`)."""
     import os
 
@@ -131,7 +131,7 @@ def render_zoom(cfg, output: str, gif: str | None = None, frames_dir: str | None
     settings = {"command": "zoom", **cfg.as_dict(), "start": su.start_desc, "frame_size": list(su.size),
                 "objective": obj.description, "weights": weights_info(su.net)}
     sinks = Sinks(frames_dir=frames_dir or default_frames_dir(output), mp4=mp4, gif=gif, fps=cfg.fps, crf=cfg.crf,
-                  gif_dither=cfg.dither, gif_every=every)
+                  gif_dither=cfg.dither, gif_every=every, gif_width=gif_width)
     w, h = su.size
     return run(mode, sinks, settings, f"zoom {w}x{h}", cadence=cfg.cadence, color_coherence=cfg.color_coherence,
                seed=cfg.seed, resume=resume, settings_beside=output)

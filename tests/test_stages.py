@@ -144,6 +144,8 @@ def test_guided_dream_cli_and_pixel_weight(run_cli, tmp_path):
 
 def test_zoom_every_thins_the_gif(run_cli, tmp_path):
     code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "z.mp4", "--gif", tmp_path / "z.gif",
-                           "--every", 2, "--frames", 5, "--size", 64, "--steps", "1", "--octaves", "1")
+                           "--every", 2, "--frames", 5, "--size", 64, "--steps", "1", "--octaves", "1",
+                           "--gif-width", 48)
     assert code == 0, err
-    assert gif_info(tmp_path / "z.gif")["frames"] == 3 and probe_video(tmp_path / "z.mp4")["frames"] == 5
+    g = gif_info(tmp_path / "z.gif")
+    assert g["frames"] == 3 and g["width"] == 48 and probe_video(tmp_path / "z.mp4")["frames"] == 5
