@@ -5,6 +5,7 @@ previous few), so memory does not grow with the clip's length.
 """
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import tempfile
@@ -93,7 +94,13 @@ class ClipReader:
             output_params = ["-vf", f"scale={self.info.width}:{self.info.height}:flags=area"]
         self._gen = imageio_ffmpeg.read_frames(self.info.path, input_params=input_params,
                                                output_params=output_params)
-        next(self._gen)  # metadata
+        quiet = logging.getLogger("imageio_ffmpeg")  # it warns that we asked for a scaled size: we did
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            next(self._gen)  # metadata
+        finally:
+            quiet.setLevel(level)
 
     def frame(self, t: int) -> torch.Tensor:
         if not 0 <= t < self.info.frames:
