@@ -233,6 +233,13 @@ def video(
     clip: str = typer.Argument(..., help="A video clip (anything ffmpeg reads)."),
     output: str = typer.Option(..., "-o", "--output", help="Output MP4 (source fps, source audio)."),
     dream_mode: bool = typer.Option(False, "--dream", help="Dream the clip (DeepDream with flow carry-over)."),
+    style: Optional[list[str]] = typer.Option(None, help="Style image(s) to paint the clip with (repeatable)."),
+    style_weights: Optional[str] = typer.Option(None, help="Blend weights of the styles: '0.7,0.3'."),
+    iters_first: int = typer.Option(150, help="Style: L-BFGS iterations for the first frame."),
+    iters: int = typer.Option(40, help="Style: iterations for each later frame (warm start)."),
+    temporal_weight: float = typer.Option(50.0, help="Style: pull toward the previous frame along the flow."),
+    independent: bool = typer.Option(False, help="Style: every frame on its own (no flow; for comparison)."),
+    original_colors: bool = typer.Option(False, help="Style: keep the clip's colours."),
     layer: Optional[str] = typer.Option(None, "--layer", "--layers", help="Layer(s) to dream."),
     channels: Optional[str] = CHANNELS,
     klass: Optional[str] = CLASS,
@@ -265,8 +272,21 @@ def video(
     """Dream (or stylise) every frame of a clip without flicker."""
     from ..engine import DreamParams
 
-    if not dream_mode:
-        raise UserError("say what to do with the clip: --dream (style transfer for clips is not built yet)")
+    if dream_mode == bool(style):
+        raise UserError("say what to do with the clip: --dream, or --style IMAGE (one of them)")
+    if style:
+        from .video import render_video_style
+
+        try:
+            sw = [float(w) for w in style_weights.split(",")] if style_weights else None
+        except ValueError:
+            raise UserError(f"bad --style-weights {style_weights!r}: give numbers like 0.7,0.3") from None
+        render_video_style(clip, output, styles=style, style_weights=sw, gif=gif, every=every, gif_width=gif_width,
+                           width=width, start=start, end=end, max_frames=max_frames, model=model, weights=weights,
+                           iters_first=iters_first, iters=iters, temporal_weight=temporal_weight,
+                           original_colors=original_colors, flow=flow, cadence=cadence, independent=independent,
+                           frames_dir=frames_dir, seed=seed, device=device, resume=resume)
+        return
     from .video import render_video_dream
 
     render_video_dream(clip, output, gif=gif, every=every, gif_width=gif_width, width=width, start=start, end=end, max_frames=max_frames,
@@ -351,6 +371,13 @@ def models() -> None:
     console.print(table)
     console.print(f"Weights cache: {hub_checkpoint_dir()} (set TORCH_HOME to move it). "
                   "Tap ranges like block3..block5 work in --layers.")
+
+
+# `stylize` lives beside its render code and uses the shared options above, so it is registered here,
+# after them.
+from .stylize import stylize as _stylize  # noqa: E402
+
+app.command("stylize")(_stylize)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -120,7 +120,7 @@ class ClipReader:
                                   f"{self.info.frames} ({self.info.path}); the {self._next} frames before it "
                                   f"were rendered and written") from None
             arr = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
-            x = torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float().div_(255.0).to(self.device)
+            x = torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float().div_(255.0).contiguous().to(self.device)
             self._cache[self._next] = x
             self._next += 1
             for old in [k for k in self._cache if k < self._next - self.keep]:

@@ -166,7 +166,7 @@ def load_styles(req: StyleRequest, content_hw: tuple[int, int], device: torch.de
         if max(h, w) < SMALL_STYLE * max(th, tw):
             console.print(f"[yellow]warning:[/] style image {path} is {w}x{h} px, much smaller than the "
                           f"{tw}x{th} px asked for; upscaling it (its brush strokes will be soft)",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
         out.append(resize_to(img, (th, tw)).to(device))
         desc.append({"path": os.path.abspath(path), "source_size": [w, h], "size": [tw, th]})
     return out, desc
@@ -273,7 +273,8 @@ def _settings(req: StyleRequest, p: Prepared, kind: str, **extra) -> dict:
 
 def _announce(p: Prepared) -> None:
     r = recipe_for(p.net)
-    console.print(f"model: [bold]{p.net.name}[/] ({p.model_reason}); style recipe {r.name}", highlight=False)
+    console.print(f"model: [bold]{p.net.name}[/] ({p.model_reason}); style recipe {r.name}", highlight=False,
+                  soft_wrap=True)
 
 
 def _transfer(p: Prepared) -> StyleTransfer:
@@ -391,7 +392,7 @@ def render_still(req: StyleRequest) -> dict:
     settings = _settings(req, p, "still", **extra)
     write_settings(settings_path_for(req.output), settings)
     console.print(f"[green]wrote[/] {req.output}  ({w}x{h}, {p.net.name}, {req.iters} {req.optimizer} iterations, "
-                  f"{seconds:.1f} s)", highlight=False)
+                  f"{seconds:.1f} s)", highlight=False, soft_wrap=True)
     return {"settings": settings, "image": out, "transfer": st}
 
 

@@ -112,3 +112,124 @@ def render_video_dream(clip_path: str, output: str, *, gif: str | None = None, e
         reader.close()
         if audio:
             os.remove(audio)
+
+
+class VideoStyleMode:
+    """Ruder et al. 2016: frame 0 stylised fully; frame t starts from the previous stylised frame
+    warped by the flow (the content where it is occluded) and is pulled toward it by a temporal
+    loss where the flow holds; fewer iterations after the first frame."""
+
+    def __init__(self, net: Backbone, clip: ClipReader, styles, style_weights, params, iters_first: int,
+                 iters: int, temporal_weight: float, flow_method: str = "dis", independent: bool = False):
+        self.net, self.clip, self.styles, self.style_weights, self.params = net, clip, styles, style_weights, params
+        self.iters_first, self.iters, self.temporal_weight = iters_first, iters, temporal_weight
+        self.flow_method, self.independent = flow_method, independent
+        self.n_frames = clip.info.frames
+        self.device = net.device
+        self._guide: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def first_source(self) -> torch.Tensor:
+        return self.clip.frame(0)
+
+    def _warped(self, t: int, prev: torch.Tensor, prev_t: int):
+        from ..engine.flow import flow_pair, warp
+
+        flow_t_to_prev, _, mask = flow_pair(self.clip.frame(t), self.clip.frame(prev_t), method=self.flow_method)
+        return warp(prev, flow_t_to_prev), mask
+
+    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> torch.Tensor:
+        src = self.clip.frame(t)
+        if self.independent:
+            return src
+        warped, mask = self._warped(t, prev, prev_t)
+        self._guide[t] = (warped, mask)
+        return mask * warped + (1 - mask) * src  # occluded pixels start from the content
+
+    def step(self, t: int, source: torch.Tensor, seed: int) -> torch.Tensor:
+        from dataclasses import replace
+
+        from ..engine.temporal import TemporalStyleTransfer
+
+        content = self.clip.frame(t)
+        first = t == 0 or self.independent
+        warped, mask = self._guide.pop(t, (None, None))
+        st = TemporalStyleTransfer(self.net, content, self.styles, self.style_weights, replace(self.params, seed=seed),
+                                   init=None if first else source.contiguous(), previous=warped, mask=mask,
+                                   temporal_weight=0.0 if first else self.temporal_weight)
+        return st.run(self.iters_first if first else self.iters)
+
+    def tween(self, t, a, ta, b, tb) -> torch.Tensor:
+        """Cadence: the nearer stylised frame carried along the flow, occlusions from the content."""
+        near, near_t = (b, tb) if b is not None and (tb - t) < (t - ta) else (a, ta)
+        warped, mask = self._warped(t, near, near_t)
+        return mask * warped + (1 - mask) * self.clip.frame(t)
+
+
+def render_video_style(clip_path: str, output: str, *, styles: list[str], style_weights: list[float] | None,
+                       gif: str | None = None, every: int = 1, gif_width: int | None = None,
+                       width: int | None = None, start: float = 0.0, end: float | None = None,
+                       max_frames: int | None = None, model: str | None = None, weights: str | None = None,
+                       iters_first: int = 150, iters: int = 40, temporal_weight: float = 50.0,
+                       original_colors: bool = False, content_weight: float = 1.0, style_weight: float = 1.0,
+                       flow: str = "dis", cadence: int = 1, independent: bool = False,
+                       frames_dir: str | None = None, seed: int = 0, device: str = "auto",
+                       resume: bool = False) -> dict:
+    """Stylise every frame of a clip with optical-flow warm starts and a temporal loss."""
+    import os
+
+    from ..engine import pick_device
+    from ..engine.style import StyleParams
+    from .clip import open_clip, trimmed_audio
+    from .errors import UserError
+    from .images import fit_size, read_image, resize_to
+    from .progress import console
+    from .render import check_outputs, run, weights_info
+    from .scheduler import Sinks, default_frames_dir
+    from .still import load_backbone
+    from .stylize import choose_model
+
+    if not output.lower().endswith(".mp4"):
+        raise UserError(f"output {output} must end in .mp4")
+    if style_weights is not None:
+        if len(style_weights) != len(styles):
+            raise UserError(f"{len(styles)} style images but {len(style_weights)} style weights")
+        if any(w <= 0 for w in style_weights):
+            raise UserError("style weights must be positive")
+    if iters_first < 1 or iters < 0 or temporal_weight < 0:
+        raise UserError("--iters-first must be >= 1, --iters and --temporal-weight >= 0")
+    check_outputs(output, gif)
+    info = open_clip(clip_path, width=width, start=start, end=end, max_frames=max_frames)
+    try:
+        dev = pick_device(device)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    long_side = max(info.width, info.height)
+    style_imgs = []
+    for s in styles:  # bad style files fail before anything is loaded or announced
+        img = read_image(s)
+        style_imgs.append(resize_to(img, fit_size(img.shape[-2], img.shape[-1], long_side)).to(dev))
+    name, why = choose_model(model, weights)
+    net = load_backbone(name, weights, dev)
+    console.print(f"model: {net.name} ({why})", soft_wrap=True)
+    params = StyleParams(content_weight=content_weight, style_weight=style_weight, original_colors=original_colors,
+                         seed=seed)
+    reader = ClipReader(info, device=dev)
+    mode = VideoStyleMode(net, reader, style_imgs, style_weights, params, iters_first, iters, temporal_weight,
+                          flow_method=flow, independent=independent)
+    audio = trimmed_audio(info)
+    settings = {"command": "video-style", "clip": os.path.abspath(clip_path), "width": info.width,
+                "height": info.height, "fps": info.fps, "start": start, "end": end, "max_frames": max_frames,
+                "frames": info.frames, "model": net.name, "weights": weights_info(net),
+                "styles": [os.path.abspath(s) for s in styles], "style_weights": style_weights,
+                "style": params.as_dict(), "iters_first": iters_first, "iters": iters,
+                "temporal_weight": temporal_weight, "flow": flow, "cadence": cadence, "independent": independent,
+                "seed": seed}
+    sinks = Sinks(frames_dir=frames_dir or default_frames_dir(output), mp4=output, gif=gif, fps=info.fps,
+                  audio=audio, gif_every=every, gif_width=gif_width)
+    try:
+        return run(mode, sinks, settings, f"video style {info.width}x{info.height}", cadence=cadence, seed=seed,
+                   resume=resume, settings_beside=output)
+    finally:
+        reader.close()
+        if audio:
+            os.remove(audio)

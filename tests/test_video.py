@@ -82,3 +82,34 @@ def test_video_bad_input_is_one_line_exit_2(run_cli, tmp_path, args, message):
     code, _, err = run_cli("video", *args, "-o", tmp_path / "o.mp4")
     assert code == 2, err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+STARRY = MEDIA / "starry_night.jpg"
+
+
+def test_video_style_keeps_fps_size_count_and_steadies_frames(run_cli, tmp_path):
+    out = tmp_path / "s.mp4"
+    code, _, err = run_cli("video", CLIP, "--style", STARRY, "-o", out, "--width", "64", "--max-frames", 3,
+                           "--iters-first", 20, "--iters", 3)
+    assert code == 0, err
+    got = probe_video(out)
+    assert got["frames"] == 3 and got["fps"] == pytest.approx(24, abs=0.01) and (got["width"], got["height"]) == (64, 36)
+    assert "model: efficientnet_lite0" in err
+    frames = FrameDir(tmp_path / "s_frames")
+    src = ClipReader(open_clip(str(CLIP), width=64, max_frames=3))
+    # stylised: far from the source colours, yet consecutive frames stay close (warm start + temporal loss)
+    assert float((frames.read(0) - src.frame(0)).abs().mean()) > 0.03
+    assert float((frames.read(2) - frames.read(1)).abs().mean()) < 0.05
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--style", "{starry}", "--style-weights", "0.5,0.5"], "2 style weights"),
+    (["--style", "{starry}", "--style-weights", "-1"], "positive"),
+    (["--style", "nope.jpg"], "file not found"),
+    (["--style", "{starry}", "--dream"], "one of them"),
+])
+def test_video_style_bad_arguments(run_cli, tmp_path, args, message):
+    args = [a.format(starry=STARRY) for a in args]
+    code, _, err = run_cli("video", CLIP, *args, "-o", tmp_path / "o.mp4", "--width", "64", "--max-frames", 2)
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,202 @@
+"""Style transfer: the engine's losses and optimiser, and the ``stylize`` command (small sizes)."""
+import json
+
+import pytest
+import torch
+
+from dreamreel.animator.sinks import FrameDir, gif_info
+from dreamreel.engine.style import (StyleParams, StyleTransfer, judge, rgb_to_lab, rgb_to_ycbcr, stylize,
+                                    style_size, ycbcr_to_rgb, lab_to_rgb)
+
+from conftest import MEDIA, VGG16_CAFFE, load
+
+CONTENT = MEDIA / "tubingen.jpg"
+STARRY = MEDIA / "starry_night.jpg"
+SCREAM = MEDIA / "the_scream.jpg"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stylize_command():
+    """The lead registers ``stylize`` in cli.py; until then (or in any case) make sure it is there."""
+    from dreamreel.animator.cli import app
+    from dreamreel.animator.stylize import stylize as command
+
+    if not any((c.name or getattr(c.callback, "__name__", "")) == "stylize" for c in app.registered_commands):
+        app.command()(command)
+
+
+@pytest.fixture(scope="module")
+def pics():
+    return {"content": load(CONTENT, 80), "starry": load(STARRY, 80), "scream": load(SCREAM, 80)}
+
+
+def test_style_loss_falls_and_stays_low(lite0, pics):
+    st = StyleTransfer(lite0, pics["content"], [pics["starry"]], params=StyleParams())
+    start = st.current_losses()
+    st.run(25)
+    hist = [float(h) for h in st.history]
+    end = st.current_losses()
+    assert end["style"] < 0.25 * start["style"], (start, end)
+    # L-BFGS with a line search never goes back up much: every iterate after the 5th stays low
+    assert max(hist[5:]) < 0.5 * hist[0], hist
+    assert hist[-1] <= min(hist) * 1.05
+
+
+def test_content_only_run_keeps_the_content(lite0, pics):
+    params = StyleParams(style_weight=0.0, content_weight=1.0, iters=10)
+    out = stylize(lite0, pics["content"], [pics["starry"]], params=params)
+    st = StyleTransfer(lite0, pics["content"], [pics["starry"]], params=params)
+    st.run(10)
+    assert st.current_losses()["content"] < 0.01  # relative to the content features' energy; stylised: ~0.3
+    assert float((out - pics["content"]).abs().mean()) < 0.01
+    # from noise, a content-only run rebuilds the content (its content loss falls ~10x)
+    st = StyleTransfer(lite0, pics["content"], [pics["starry"]],
+                       params=StyleParams(style_weight=0.0, tv_weight=0.0, init="noise"))
+    first = st.current_losses()["content"]
+    st.run(30)
+    assert st.current_losses()["content"] < 0.25 * first
+
+
+@pytest.mark.parametrize("space", ["ycbcr", "lab"])
+def test_original_colors_keeps_the_content_chroma(lite0, pics, space):
+    to = rgb_to_ycbcr if space == "ycbcr" else rgb_to_lab
+    scale = 1.0 if space == "ycbcr" else 1 / 100  # a/b in LAB units -> comparable numbers
+    c = pics["content"]
+    kept = stylize(lite0, c, [pics["starry"]], params=StyleParams(iters=15, original_colors=True, color_space=space))
+    free = stylize(lite0, c, [pics["starry"]], params=StyleParams(iters=15))
+    chroma = lambda x: to(x)[:, 1:] * scale  # noqa: E731
+    kept_err = float((chroma(kept) - chroma(c)).abs().mean())
+    free_err = float((chroma(free) - chroma(c)).abs().mean())
+    assert kept_err < 1e-3, kept_err  # the chroma is the content's (up to clamping to [0, 1])
+    assert free_err > 5 * kept_err, (kept_err, free_err)
+    # and the luminance did change: it was stylised
+    assert float((to(kept)[:, :1] - to(c)[:, :1]).abs().mean()) * scale > 0.01
+
+
+def test_colour_conversions_round_trip():
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.allclose(ycbcr_to_rgb(rgb_to_ycbcr(x)), x, atol=1e-5)
+    assert torch.allclose(lab_to_rgb(rgb_to_lab(x)), x, atol=1e-4)
+
+
+def test_two_styles_weighted_1_0_equal_one_style(lite0, pics):
+    p = StyleParams(iters=6)
+    one = stylize(lite0, pics["content"], [pics["starry"]], params=p)
+    two = stylize(lite0, pics["content"], [pics["starry"], pics["scream"]], style_weights=[1, 0], params=p)
+    mixed = stylize(lite0, pics["content"], [pics["starry"], pics["scream"]], style_weights=[0.5, 0.5], params=p)
+    assert torch.equal(one, two)
+    assert not torch.equal(one, mixed)
+
+
+def test_same_seed_same_output_and_chunks_equal_one_run(lite0, pics):
+    p = StyleParams(iters=6, init="noise", seed=3)
+    a = stylize(lite0, pics["content"], [pics["starry"]], params=p)
+    b = stylize(lite0, pics["content"], [pics["starry"]], params=p)
+    c = stylize(lite0, pics["content"], [pics["starry"]], params=StyleParams(iters=6, init="noise", seed=4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    st = StyleTransfer(lite0, pics["content"], [pics["starry"]], params=p)
+    st.run(3)
+    chunked = st.run(3)
+    assert torch.allclose(chunked, a, atol=1e-5)  # L-BFGS memory carries across run() calls
+
+
+def test_vgg_classic_recipe_and_judge(pics):
+    from dreamreel.engine import get_backbone
+
+    vgg = get_backbone("vgg16_caffe", weights=str(VGG16_CAFFE))
+    c, s = pics["content"], pics["starry"]
+    out = stylize(vgg, c, [s], params=StyleParams(iters=10))
+    before, after = judge(vgg, c, c, [s]), judge(vgg, out, c, [s])
+    assert set(after["layers"]) == {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}
+    assert after["style"] < 0.2 * before["style"] and before["content"] == 0.0
+
+
+def test_style_size_helper():
+    assert style_size((300, 400), (600, 1000)) == (240, 400)
+    assert style_size((300, 400), (600, 1000), scale=0.5) == (120, 200)
+    assert style_size((300, 400), (600, 1000), scale=2.0, max_size=500) == (300, 500)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+QUICK = ["--size", "64", "--iters", "4"]
+
+
+def test_stylize_still_writes_picture_settings_and_names_the_model(run_cli, tmp_path):
+    out = tmp_path / "s.png"
+    code, _, err = run_cli("stylize", CONTENT, "--style", STARRY, "--style", SCREAM, "--style-weights", "0.7,0.3",
+                           "--original-colors", "-o", out, *QUICK)
+    assert code == 0, err
+    assert "model: efficientnet_lite0" in err
+    s = json.loads((tmp_path / "s.settings.json").read_text())
+    assert s["model"] == "efficientnet_lite0" and s["recipe"]["name"] == "lite0-painterly"
+    assert s["style_weights"] == [0.7, 0.3] and s["style"]["original_colors"] is True
+    assert len(s["styles"]) == 2 and s["frame_size"] == [64, 48] and len(s["weights"]["sha256"]) == 64
+
+
+def test_stylize_with_a_caffe_vgg_file_picks_vgg16(run_cli, tmp_path):
+    code, _, err = run_cli("stylize", CONTENT, "--style", STARRY, "--weights", VGG16_CAFFE, "-o",
+                           tmp_path / "v.png", "--size", "64", "--iters", "2")
+    assert code == 0, err
+    s = json.loads((tmp_path / "v.settings.json").read_text())
+    assert s["model"] == "vgg16_caffe" and s["recipe"]["name"] == "vgg-classic"
+
+
+def test_progression_gif_has_a_frame_every_n_iterations(run_cli, tmp_path):
+    gif = tmp_path / "p.gif"
+    code, _, err = run_cli("stylize", CONTENT, "--style", STARRY, "--gif", gif, "--every", "2", "--size", "64",
+                           "--iters", "6")
+    assert code == 0, err
+    assert gif_info(gif)["frames"] == 4  # iterations 0, 2, 4, 6
+    frames = FrameDir(tmp_path / "p_frames")
+    assert float((frames.read(3) - frames.read(0)).abs().mean()) > 0.01
+
+
+def test_sweep_ratio_one_frame_per_ratio(run_cli, tmp_path):
+    gif = tmp_path / "sw.gif"
+    code, _, err = run_cli("stylize", CONTENT, "--style", STARRY, "--gif", gif, "--sweep-ratio", "0.1:10",
+                           "--sweep-frames", "3", *QUICK)
+    assert code == 0, err
+    s = json.loads((tmp_path / "sw.settings.json").read_text())
+    assert [round(r, 6) for r in s["ratios"]] == [0.1, 1.0, 10.0]
+    assert gif_info(gif)["frames"] == 3
+
+
+def test_then_dream_and_blend_start_and_small_style_warning(run_cli, tmp_path):
+    tiny = tmp_path / "tiny.png"
+    from dreamreel.animator.images import write_image
+
+    write_image(str(tiny), load(STARRY, 40))
+    out = tmp_path / "d.png"
+    code, _, err = run_cli("stylize", CONTENT, "--style", tiny, "--then-dream", "--layer", "block6",
+                           "--dream-octaves", "1", "--dream-steps", "2", "--init-blend", SCREAM, "--alpha", "0.3",
+                           "-o", out, "--size", "96", "--iters", "2")
+    assert code == 0, err
+    assert "warning" in err and "upscaling" in err
+    s = json.loads((tmp_path / "d.settings.json").read_text())
+    assert s["then_dream"]["objective"] == "layer(block6)" and s["init"]["alpha"] == 0.3
+    assert (tmp_path / "d_styled.png").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--style", "nowhere.jpg"], "style image not found: nowhere.jpg"),
+    ([], "at least one --style"),
+    (["--style", "{starry}", "--style", "{scream}", "--style-weights", "1"], "1 value for 2 --style images"),
+    (["--style", "{starry}", "--style", "{scream}", "--style-weights", "1,0"], "must all be > 0"),
+    (["--style", "{starry}", "--style-weights", "-1"], "must all be > 0"),
+    (["--style", "{starry}", "--style-weight", "0"], "--style-weight must be > 0"),
+    (["--style", "{starry}", "--content-weight", "-2"], "--content-weight must be >= 0"),
+    (["--style", "{starry}", "--optimizer", "sgd"], "unknown --optimizer"),
+    (["--style", "{starry}", "--init", "nowhere.png"], "--init must be content, noise or an image file"),
+    (["--style", "{starry}", "--sweep-ratio", "10", "--gif", "{tmp}/a.gif"], "bad --sweep-ratio"),
+    (["--style", "{starry}", "--model", "alexnet"], "valid models"),
+])
+def test_bad_input_is_one_line_and_exit_2(run_cli, tmp_path, args, message):
+    args = [a.format(starry=STARRY, scream=SCREAM, tmp=tmp_path) for a in args]
+    code, _, err = run_cli("stylize", CONTENT, *args, "-o", tmp_path / "x.png", *QUICK)
+    assert code == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert message in lines[0]
+    assert not (tmp_path / "x.png").exists()
