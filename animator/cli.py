@@ -15,23 +15,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="dreamreel: DeepDream stills and zooms, recursive dreams and style transfer.")
 
 
-# Options shared by several commands (one definition, one help text).
-IMAGE_ARG = typer.Argument(..., help="Start picture: an image file, 'noise', or 'solid:#RRGGBB'.")
-MODEL = typer.Option(None, help="Backbone (see 'dreamreel models'). Default: efficientnet_lite0.")
-WEIGHTS = typer.Option(None, help="Weights file for the model.")
-LAYERS = typer.Option(None, help="Layers to dream: 'block9', 'block6:0.5,block9', 'block3..block5'.")
-CHANNELS = typer.Option(None, help="Channels of the (one) layer: '12' or '12,40'.")
-CLASS = typer.Option(None, "--class", help="ImageNet class to dream: name or index.")
-GUIDE = typer.Option(None, help="Guide image: its features at the layer(s) steer the dream.")
-SIMILARITY = typer.Option("dot", help="Guide similarity: dot, l1 or l2.")
-PIXEL_WEIGHT = typer.Option(0.0, help="Keep the start picture's mean colours (weight; 0 = off).")
-JITTER = typer.Option(32, help="Random roll in pixels.")
-SMOOTH = typer.Option(1.0, help="Gaussian smoothing of the gradient (sigma, px; 0 = off).")
-SEED = typer.Option(0, help="Random seed.")
-DEVICE = typer.Option("auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps.")
-RESUME = typer.Option(False, help="Continue a stopped render from its frames on disk.")
-EVERY_GIF = typer.Option(1, help="One GIF frame every N frames.")
-GIF_WIDTH = typer.Option(None, help="Scale the GIF to this width (GIFs of every frame at full size get big).")
+from .options import (CHANNELS, CLASS, DEVICE, EVERY_GIF, GIF_WIDTH, GUIDE, IMAGE_ARG, JITTER, LAYERS,  # noqa: E402
+                      MODEL, PIXEL_WEIGHT, RESUME, SEED, SIMILARITY, SMOOTH, WEIGHTS)
 
 
 @app.command()
@@ -373,8 +358,7 @@ def models() -> None:
                   "Tap ranges like block3..block5 work in --layers.")
 
 
-# `stylize` lives beside its render code and uses the shared options above, so it is registered here,
-# after them.
+# `stylize` lives beside its render code (animator/stylize.py); registered here with the others.
 from .stylize import stylize as _stylize  # noqa: E402
 
 app.command("stylize")(_stylize)

@@ -20,7 +20,7 @@ from ..engine import BackboneError, DreamParams, dream, get_spec, locate_weights
 from ..engine import start as start_images
 from ..engine.backbones import Backbone
 from ..engine.style import OPTIMIZERS, StyleParams, StyleTransfer, recipe_for, style_size
-from .cli import DEVICE, RESUME, SEED, WEIGHTS
+from .options import DEVICE, RESUME, SEED, WEIGHTS
 from .errors import UserError
 from .images import check_writable, read_image, resize_to, start_image, write_image
 from .progress import console, progress_bar
