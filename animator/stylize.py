@@ -503,8 +503,9 @@ def stylize(
     weights: Optional[str] = WEIGHTS,
     gif: Optional[str] = typer.Option(None, help="Write the progression (or sweep) as a looping GIF."),
     every: int = typer.Option(10, help="Progression: one frame every N iterations."),
-    sweep_ratio: Optional[str] = typer.Option(None, help="Sweep the content:style ratio FROM:TO (log-spaced), one "
-                                                         "full stylisation per frame: '0.1:10'."),
+    sweep_ratio: Optional[str] = typer.Option(None, help="Sweep the content:style ratio FROM:TO, log-spaced, one full "
+                                                         "stylisation per frame, each from the previous: '0.1:10' "
+                                                         "(content weight = ratio x --style-weight; 1 = balanced)."),
     sweep_frames: int = typer.Option(9, help="Frames of a --sweep-ratio."),
     fps: float = typer.Option(10.0, help="Frames per second of GIF/MP4."),
     then_dream: bool = typer.Option(False, help="Dream the stylised picture (at --layer)."),

@@ -77,7 +77,7 @@ def main() -> None:
                   f"iteration {r['to_1.1x']:3d}  | VGG-16 judge: style {j['style']:.4g}  content {j['content']:.4g}  "
                   f"[{per}]", flush=True)
             cells.append(r["image"])
-            labels.append(f"{label.split('_')[0]} ({name})")
+            labels.append(f"{SHORT[label]}: {name}")
             if a.keep:
                 Path(a.keep).mkdir(parents=True, exist_ok=True)
                 write_image(str(Path(a.keep) / f"{a.content}_{name}_{label}.png"), r["image"])
