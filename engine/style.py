@@ -19,12 +19,14 @@ layer's loss is normalised. :func:`recipe_for` picks the recipe of a backbone:
   photo's colours and give thin, scratchy textures. Its recipe matches, at ten post-ReLU6 taps
   *inside* the blocks (``stem``, ``blockN.expand``, ``blockN.dw``, from /2 to /16), centred
   Grams plus the channel means and the cross-Grams of each map with itself shifted by one
-  pixel (spatial layout that depthwise convolutions keep out of a plain Gram), every layer's
-  loss divided by its target's energy so that layers count alike, with the network looking at
-  the picture at 1x and 1.5x. Judged in VGG-16's feature space (tubingen + starry_night,
-  256 px) its style loss is ~6x lower than plain Grams on the block outputs and ~38x lower
-  than plain Grams at the same taps; softmax activation smoothing (Wang et al., CVPR 2021;
-  ``transform="softmax"``) made it worse here (~4x), so it is available but off.
+  pixel (spatial layout that depthwise convolutions keep out of a plain Gram); every layer's
+  loss is divided by its target's energy so that layers count alike; the network sees the
+  picture at 1x and 1.5x, reflect-padded (with zero padding it painted the style picture's
+  frame along the border); content sits at /4 and /8 (``block2.dw``, ``block5.expand``).
+  Judged in VGG-16's feature space (``tests/benchmarks/bench_style.py``) the centred,
+  shifted, two-scale Grams cut the style loss several times against plain Grams at the same
+  taps; softmax activation smoothing (Wang et al., CVPR 2021; ``transform="softmax"``) made
+  it ~4x worse here, so it is available but off.
 
 Weights: ``content_weight`` and ``style_weight`` both default to 1; each recipe carries gains
 that make 1 : 1 its balanced, classic-looking result, so ``content_weight / style_weight`` is a
@@ -122,6 +124,10 @@ class StyleRecipe:
     # offsets (px at the layer's resolution, horizontally and vertically): spatial layout of
     # the texture that a network of depthwise convolutions keeps out of its plain Gram
     shifts: tuple[int, ...] = ()
+    # reflect-pad the picture by this many px before the network and crop the activations back:
+    # zero padding lets a network tell the border apart, and the optimiser then paints the
+    # style picture's edge statistics (frames, strips) along the output's border
+    pad: int = 0
     content_gain: float = 1.0
     style_gain: float = 1.0
     tv_gain: float = 1.0
@@ -149,7 +155,8 @@ VGG_CLASSIC = StyleRecipe(
 
 LITE0_PAINTERLY = StyleRecipe(
     name="lite0-painterly",
-    content_layers=("block5.expand",),
+    # /4 and /8: with block5.expand alone, strong styles (The Scream) wash the houses away
+    content_layers=("block2.dw", "block5.expand"),
     # post-ReLU6 activations inside the blocks, from full detail (/2) to /16
     style_layers=("stem", "block0.dw", "block1.expand", "block1.dw", "block2.expand", "block2.dw",
                   "block3.expand", "block4.expand", "block5.expand", "block6.expand"),
@@ -158,12 +165,13 @@ LITE0_PAINTERLY = StyleRecipe(
     layer_norm="energy",
     scales=(1.0, 1.5),
     shifts=(1,),
-    content_gain=1.0,
+    pad=16,
+    content_gain=5.0,
     style_gain=10.0,
     tv_gain=1.0,
     description="EfficientNet-Lite0: post-ReLU6 taps inside the blocks; centred Grams (+ channel means) "
                 "and 1-px shifted cross-Grams, each layer's loss divided by its target's energy; "
-                "the picture seen at 1x and 1.5x",
+                "the picture seen at 1x and 1.5x, reflect-padded; content at block2.dw + block5.expand",
 )
 
 RECIPES: dict[str, StyleRecipe] = {r.name: r for r in (VGG_CLASSIC, LITE0_PAINTERLY)}
@@ -446,6 +454,21 @@ def activations(net: Backbone, x: torch.Tensor, names: Sequence[str]) -> dict[st
     return out
 
 
+def _acts(net: Backbone, x: torch.Tensor, names: Sequence[str], pad: int) -> dict[str, torch.Tensor]:
+    """Activations of ``x`` reflect-padded by ``pad`` px, cropped back to the picture's own area."""
+    h, w = x.shape[-2:]
+    p = min(pad, h - 1, w - 1)
+    if p <= 0:
+        return activations(net, x, names)
+    acts = activations(net, F.pad(x, (p, p, p, p), mode="reflect"), names)
+    out = {}
+    for n, a in acts.items():
+        ah, aw = a.shape[-2:]
+        cy, cx = round(p * ah / (h + 2 * p)), round(p * aw / (w + 2 * p))
+        out[n] = a[..., cy : ah - cy, cx : aw - cx]
+    return out
+
+
 def _layers_at(recipe: "StyleRecipe", i: int) -> tuple[str, ...]:
     if recipe.scale_depth is None:
         return recipe.style_layers
@@ -460,7 +483,7 @@ def _key(layer: str, scale: float) -> str:
 def make_targets(net: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor],
                  style_weights: Sequence[float] | None, recipe: StyleRecipe) -> StyleTargets:
     dev = net.device
-    acts = activations(net, _scaled(content.to(dev), recipe.scales[0]), recipe.content_layers)
+    acts = _acts(net, _scaled(content.to(dev), recipe.scales[0]), recipe.content_layers, recipe.pad)
     targets = {n: acts[n].detach().clone() for n in recipe.content_layers}
     weights = blend_weights(len(styles), style_weights)
     grams: dict[str, torch.Tensor] = {}
@@ -470,7 +493,7 @@ def make_targets(net: Backbone, content: torch.Tensor, styles: Sequence[torch.Te
             continue  # exactly the same targets as leaving the picture out
         for i, sc in enumerate(recipe.scales):
             layers = _layers_at(recipe, i)
-            sa = activations(net, _scaled(s.to(dev), sc), layers)
+            sa = _acts(net, _scaled(s.to(dev), sc), layers, round(recipe.pad * sc))
             for n in layers:
                 k = _key(n, sc)
                 gs, m = _stats(transform_activation(sa[n], recipe), recipe.centered, recipe.shifts)
@@ -497,7 +520,8 @@ def losses(net: Backbone, image: torch.Tensor, targets: StyleTargets, recipe: St
     per_layer = {}
     for i, sc in enumerate(recipe.scales):
         layers = _layers_at(recipe, i)
-        acts = activations(net, _scaled(image, sc), [*recipe.content_layers, *layers] if i == 0 else layers)
+        acts = _acts(net, _scaled(image, sc), [*recipe.content_layers, *layers] if i == 0 else layers,
+                     round(recipe.pad * sc))
         if i == 0:
             for n in recipe.content_layers:
                 l = F.mse_loss(acts[n], targets.content[n])

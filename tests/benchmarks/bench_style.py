@@ -34,6 +34,17 @@ def load(path: Path, size: int) -> torch.Tensor:
     return resize_to(img, fit_size(img.shape[-2], img.shape[-1], size))
 
 
+def crop_like(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Centre crop of ``x`` with ``like``'s aspect ratio (for the sheet)."""
+    h, w = x.shape[-2:]
+    th, tw = like.shape[-2:]
+    if h * tw > w * th:
+        ch = round(w * th / tw)
+        return x[..., (h - ch) // 2 : (h - ch) // 2 + ch, :]
+    cw = round(h * tw / th)
+    return x[..., :, (w - cw) // 2 : (w - cw) // 2 + cw]
+
+
 def run(net, content, style, iters: int) -> dict:
     st = StyleTransfer(net, content, [style], params=StyleParams(iters=iters))
     st._closure()  # warm-up: first-call allocations
@@ -55,6 +66,7 @@ def main() -> None:
     ap.add_argument("--styles", default="starry_night")
     ap.add_argument("--sheet", default=None, help="write a contact sheet of the results here")
     ap.add_argument("--keep", default=None, help="folder for the result PNGs")
+    ap.add_argument("--models", default="vgg16_caffe,efficientnet_lite0")
     a = ap.parse_args()
     dev = pick_device("auto")
     content = load(MEDIA / f"{a.content}.jpg", a.size).to(dev)
@@ -66,9 +78,11 @@ def main() -> None:
     for name in a.styles.split(","):
         raw = read_image(str(MEDIA / f"{name}.jpg"))
         style = resize_to(raw, style_size((h, w), raw.shape[-2:])).to(dev)
-        cells += [content, style]
-        labels += [a.content, name]
+        cells += [content, crop_like(style, content)]
+        labels += [a.content, f"{name} (crop)"]
         for label, net in (("vgg16_caffe", vgg), ("efficientnet_lite0", lite)):
+            if label not in a.models.split(","):
+                continue
             r = run(net, content, style, a.iters)
             j = judge(vgg, r["image"], content, [style])
             per = " ".join(f"{k} {v:.3g}" for k, v in j["layers"].items())
@@ -85,7 +99,7 @@ def main() -> None:
         print(f"{name:<13} {'(the painting itself, resized to the output)':<56} | VGG-16 judge: style "
               f"{ref['style']:.4g}  content {ref['content']:.4g}", flush=True)
     if a.sheet:
-        contact_sheet(cells, labels, a.sheet, cell_width=320, cols=4)
+        contact_sheet(cells, labels, a.sheet, cell_width=256, cols=4)
         print(f"wrote {a.sheet}")
 
 
