@@ -342,6 +342,33 @@ def gram(act: torch.Tensor, centered: bool = False) -> torch.Tensor:
     return _stats(act, centered, ())[0][""]
 
 
+class _ShiftedGram(torch.autograd.Function):
+    """``(f[:-k].T @ f[k:], f[:-k].sum(0), f[k:].sum(0))`` of an (N, C) matrix, with a hand-written backward.
+
+    Autograd's own backward of the two slices fills and copies a full-size zero gradient per
+    slice and per use: on the CPU that was half the time of a Lite0 style iteration.
+    """
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor, k: int):
+        a, b = f[:-k], f[k:]
+        ctx.save_for_backward(f)
+        ctx.k = k
+        return a.t() @ b, a.sum(0), b.sum(0)
+
+    @staticmethod
+    def backward(ctx, dg: torch.Tensor, dsa: torch.Tensor, dsb: torch.Tensor):
+        (f,), k = ctx.saved_tensors, ctx.k
+        n = f.shape[0]
+        grad = torch.empty_like(f, memory_format=torch.contiguous_format)
+        # rows of A = f[:n-k] get B dG^T + dsa; rows of B = f[k:] get A dG + dsb (the middle both)
+        torch.addmm(dsa.unsqueeze(0).expand(n - k, -1), f[k:], dg.t(), out=grad[: n - k])
+        grad[n - k :].zero_()
+        grad[k:].addmm_(f[: n - k], dg)
+        grad[k:] += dsb
+        return grad, None
+
+
 def _stats(act: torch.Tensor, centered: bool, shifts: Sequence[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Gram (key ""), shifted cross-Grams (keys ">x1", ">y1" ...) and the channel means of an activation.
 
@@ -364,11 +391,9 @@ def _stats(act: torch.Tensor, centered: bool, shifts: Sequence[int]) -> tuple[di
         for tag, k in ((f">x{d}", d), (f">y{d}", d * w)):
             if k >= n or (tag.startswith(">x") and d >= w) or (tag.startswith(">y") and d >= h):
                 continue
-            a, b = f[:-k], f[k:]
-            gs = a.t() @ b
+            gs, sa, sb = _ShiftedGram.apply(f, k)
             if centered:
                 m = n - k
-                sa, sb = total - f[-k:].sum(0), total - f[:k].sum(0)
                 gs = gs - torch.outer(sa, sb) / m
                 out[tag] = gs / float(c * m)
             else:

@@ -112,6 +112,37 @@ def test_vgg_classic_recipe_and_judge(pics):
     assert after["style"] < 0.2 * before["style"] and before["content"] == 0.0
 
 
+def test_pixel_bands_see_orientation_and_scale():
+    from dreamreel.engine.style import pixel_bands
+
+    x = torch.zeros(1, 3, 64, 64)
+    x[..., :, ::4] = 1.0  # vertical lines, 4 px apart
+    b = pixel_bands(x, 0)
+    assert b.shape == (1, 27, 64, 64)
+    energy = b[0, :24].pow(2).mean((1, 2)).view(2, 3, 4)  # (sign, colour, orientation)
+    horizontal, vertical = energy[..., 0].sum(), energy[..., 1].sum()
+    assert horizontal > 0 and vertical == 0  # the lines change across x only
+    assert torch.allclose(b[0, 24:], x[0])  # the colours themselves
+    # halved twice the lines (period 4) are blurred flat: no contrast left
+    assert pixel_bands(x, 2)[0, :24].abs().max() < 1e-6
+    second = pixel_bands(x, 0, second=True)
+    assert second.shape == (1, 72, 32, 32)
+    with pytest.raises(ValueError, match="pixel0x"):
+        from dreamreel.engine.style import _pixel_level
+        _pixel_level("pixelq")
+
+
+def test_shifted_gram_backward_matches_autograd():
+    from dreamreel.engine.style import _ShiftedGram
+
+    f = torch.randn(23, 5, dtype=torch.double, requires_grad=True)
+    for k in (1, 4):
+        assert torch.autograd.gradcheck(lambda x: _ShiftedGram.apply(x, k), (f,))
+        g, sa, sb = _ShiftedGram.apply(f, k)
+        assert torch.allclose(g, f[:-k].t() @ f[k:]) and torch.allclose(sa, f[:-k].sum(0))
+        assert torch.allclose(sb, f[k:].sum(0))
+
+
 def test_style_size_helper():
     assert style_size((300, 400), (600, 1000)) == (240, 400)
     assert style_size((300, 400), (600, 1000), scale=0.5) == (120, 200)
