@@ -2,13 +2,26 @@
 
 Frames are RGB float tensors in [0, 1], shape (1, 3, H, W), on the engine's device.
 """
-# OpenMP threads that spin while they wait make torch many times slower as soon as anything else
-# runs on the machine (ffmpeg encoding our own MP4, another job): the same dream took 0.5 s with
-# passive waiting and 1.5-14 s with spinning on 2 busy cores. It must be set before torch loads;
-# a value the user set wins.
+# OpenMP's waiting policy must be chosen before torch loads; a value the user set wins.
+# Measured on 2 cores (bench_dream, default 512 px still): idle machine: spinning (libgomp's
+# default) 2.1 s, passive 3.0 s; one core busy with another process: spinning 6.3 s, passive
+# 2.6 s (the earlier session saw 3-14x with two busy cores). No spin count is good at both.
+# So: passive waiting only when the machine is already busy at start-up.
 import os as _os
 
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+def _choose_omp_wait_policy() -> None:
+    if "OMP_WAIT_POLICY" in _os.environ:
+        return
+    try:
+        busy = _os.getloadavg()[0] >= 0.5
+    except (OSError, AttributeError):  # no load average (Windows)
+        busy = False
+    if busy:
+        _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+_choose_omp_wait_policy()
 
 from . import objectives  # noqa: E402
 from .backbones import (DEFAULT_MODEL, MODELS, Backbone, BackboneError,  # noqa: E402
