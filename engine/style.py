@@ -346,7 +346,7 @@ class _ShiftedGram(torch.autograd.Function):
     """``(f[:-k].T @ f[k:], f[:-k].sum(0), f[k:].sum(0))`` of an (N, C) matrix, with a hand-written backward.
 
     Autograd's own backward of the two slices fills and copies a full-size zero gradient per
-    slice and per use: on the CPU that was half the time of a Lite0 style iteration.
+    slice and per use: on the CPU that was over a quarter of a Lite0 style iteration.
     """
 
     @staticmethod
