@@ -244,6 +244,8 @@ def video(
     octaves: int = typer.Option(2, help="Octaves of the first frame's dream."),
     steps: int = typer.Option(6, help="Steps per octave of the first frame's dream."),
     refine_steps: int = typer.Option(2, help="Dream steps that refine each later frame (--carry flow/blend)."),
+    persistence: float = typer.Option(0.9, help="--carry flow: share of the carried dream kept per frame "
+                                                "(below 1 old dreams fade, so long clips don't keep getting stronger)."),
     lr: float = typer.Option(0.012, help="Step size."),
     jitter: int = JITTER,
     smooth: float = SMOOTH,
@@ -278,7 +280,8 @@ def video(
                        layers=layer, channels=channels, klass=klass, guide=guide, similarity=similarity,
                        model=model or "efficientnet_lite0", weights=weights,
                        params=DreamParams(octaves=octaves, steps=steps, lr=lr, jitter=jitter, smooth=smooth),
-                       refine_steps=refine_steps, carry=carry, blend=blend, flow=flow, cadence=cadence,
+                       refine_steps=refine_steps, carry=carry, blend=blend, flow=flow, persistence=persistence,
+                       cadence=cadence,
                        frames_dir=frames_dir, seed=seed, device=device, resume=resume)
 
 

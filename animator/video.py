@@ -3,6 +3,9 @@
 The dream carries over: frame t starts from source frame t plus the previous frame's
 hallucination (dream - source), warped along the optical flow from t back to t-1 and kept
 only where the flow is consistent (occlusions start fresh); a few dream steps refine it.
+``persistence`` < 1 fades the carried hallucination by that factor per source frame, so the
+refine steps added on every frame settle at a steady strength instead of piling up over a
+long clip.
 ``blend`` mode is the simple alternative without flow: the previous dream cross-faded into
 the new source frame.
 """
@@ -18,10 +21,12 @@ from .clip import ClipReader
 
 class VideoDreamMode:
     def __init__(self, net: Backbone, objective: Objective, clip: ClipReader, params: DreamParams,
-                 carry: str = "flow", blend: float = 0.5, flow_method: str = "dis", first_params: DreamParams | None = None):
+                 carry: str = "flow", blend: float = 0.5, flow_method: str = "dis", first_params: DreamParams | None = None,
+                 persistence: float = 1.0):
         self.net, self.objective, self.clip, self.params = net, objective, clip, params
         self.first_params = first_params or params
         self.carry, self.blend, self.flow_method = carry, blend, flow_method
+        self.persistence = persistence
         self.n_frames = clip.info.frames
         self.device = net.device
 
@@ -39,7 +44,8 @@ class VideoDreamMode:
             return ((1 - self.blend) * src + self.blend * prev).clamp(0, 1)
         flow_t_to_prev, _, mask = flow_pair(src, prev_src, method=self.flow_method)
         hallucination = warp(prev - prev_src, flow_t_to_prev)
-        return (src + mask * hallucination).clamp(0, 1)
+        keep = self.persistence ** abs(t - prev_t)  # per source frame, whatever the cadence
+        return (src + (keep * mask) * hallucination).clamp(0, 1)
 
     def source(self, t: int, prev: torch.Tensor, prev_t: int) -> torch.Tensor:
         return self._carried(t, prev, prev_t)
@@ -63,7 +69,7 @@ def render_video_dream(clip_path: str, output: str, *, gif: str | None = None, e
                        model: str = "efficientnet_lite0", weights: str | None = None,
                        params: DreamParams = DreamParams(octaves=2, steps=6, lr=0.012),
                        refine_steps: int = 2, carry: str = "flow", blend: float = 0.5, flow: str = "dis",
-                       cadence: int = 1, frames_dir: str | None = None, seed: int = 0, device: str = "auto",
+                       persistence: float = 0.9, cadence: int = 1, frames_dir: str | None = None, seed: int = 0, device: str = "auto",
                        resume: bool = False) -> dict:
     """Dream every frame of a clip; MP4 at the clip's fps with its audio, GIF on request."""
     import os
@@ -81,6 +87,8 @@ def render_video_dream(clip_path: str, output: str, *, gif: str | None = None, e
         raise UserError(f"unknown --carry {carry!r}; use flow, blend or none")
     if flow not in ("dis", "farneback", "raft"):
         raise UserError(f"unknown --flow {flow!r}; use dis, farneback or raft")
+    if not 0 <= persistence <= 1:
+        raise UserError(f"--persistence must be between 0 and 1 (got {persistence})")
     check_outputs(output, gif)
     check_params(params)
     info = open_clip(clip_path, width=width, start=start, end=end, max_frames=max_frames)
@@ -96,13 +104,14 @@ def render_video_dream(clip_path: str, output: str, *, gif: str | None = None, e
                             original=None)
     # carried frames only need a few refining steps; without carry each frame is a full, independent dream
     later = params if carry == "none" else DreamParams(**{**params.as_dict(), "steps": refine_steps, "octaves": 1})
-    mode = VideoDreamMode(net, obj, reader, later, carry=carry, blend=blend, flow_method=flow, first_params=params)
+    mode = VideoDreamMode(net, obj, reader, later, carry=carry, blend=blend, flow_method=flow, first_params=params,
+                           persistence=persistence)
     audio = trimmed_audio(info)
     settings = {"command": "video-dream", "clip": os.path.abspath(clip_path), "width": info.width,
                 "height": info.height, "fps": info.fps, "start": start, "end": end, "max_frames": max_frames,
                 "frames": info.frames, "model": net.name, "weights": weights_info(net), "objective": obj.description,
                 "first_frame": params.as_dict(), "refine_steps": refine_steps, "carry": carry, "blend": blend,
-                "flow": flow, "cadence": cadence, "seed": seed}
+                "persistence": persistence, "flow": flow, "cadence": cadence, "seed": seed}
     sinks = Sinks(frames_dir=frames_dir or default_frames_dir(output), mp4=output, gif=gif, fps=info.fps,
                   audio=audio, gif_every=every, gif_width=gif_width)
     try:

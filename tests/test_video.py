@@ -74,6 +74,7 @@ def test_truncated_clip_renders_what_can_be_read(run_cli, tmp_path):
     (["{clip}", "--dream", "--start", "5"], "no frames"),
     (["{clip}"], "--dream"),
     (["{clip}", "--dream", "--carry", "teleport"], "flow, blend or none"),
+    (["{clip}", "--dream", "--persistence", "1.5"], "between 0 and 1"),
 ])
 def test_video_bad_input_is_one_line_exit_2(run_cli, tmp_path, args, message):
     text = tmp_path / "notes.mp4"
@@ -82,6 +83,31 @@ def test_video_bad_input_is_one_line_exit_2(run_cli, tmp_path, args, message):
     code, _, err = run_cli("video", *args, "-o", tmp_path / "o.mp4")
     assert code == 2, err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def _dream_strength(run_cli, tmp_path, persistence: float, frames: int = 12) -> list[float]:
+    """Mean |dream - source frame| of each frame of a video dream of the bunny clip."""
+    import numpy as np
+
+    out = tmp_path / f"p{persistence}.mp4"
+    code, _, err = run_cli("video", BUNNY, "--dream", "-o", out, "--max-frames", frames,
+                           "--persistence", persistence, *FAST)
+    assert code == 0, err
+    reader = ClipReader(open_clip(str(BUNNY), width=96, max_frames=frames))
+    done = FrameDir(tmp_path / f"p{persistence}_frames")
+    return [float(np.abs(done.read(t)[0].numpy() - reader.frame(t)[0].numpy()).mean()) for t in range(frames)]
+
+
+def test_video_dream_persistence_keeps_the_dream_from_piling_up(run_cli, tmp_path):
+    keep_all = _dream_strength(run_cli, tmp_path, 1.0)
+    fading = _dream_strength(run_cli, tmp_path, 0.8)
+    assert keep_all[0] == pytest.approx(fading[0])  # the first frame is a full dream either way
+    # keeping all of it, every frame's refine step adds on top: still growing at the end
+    assert keep_all[-1] > 1.1 * keep_all[-6], keep_all
+    # fading it, the strength levels off ...
+    assert fading[-1] < 1.08 * fading[-6], fading
+    # ... well below the piled-up one
+    assert fading[-1] < 0.7 * keep_all[-1], (fading, keep_all)
 
 
 STARRY = MEDIA / "starry_night.jpg"
