@@ -2,13 +2,16 @@
 
     python tests/benchmarks/bench_style.py [--size 512] [--iters 300] [--styles starry_night,the_scream]
                                            [--content tubingen] [--sheet samples/style_side_by_side.png]
+                                           [--models vgg16_caffe,efficientnet_lite0] [--init content|noise]
 
 For each style and model: seconds for ``--iters`` L-BFGS iterations (after a warm-up
 evaluation; model loading excluded), the L-BFGS iterations needed to reach 1.1x the final loss,
 and both results judged in VGG-16's feature space (the classic Gatys losses at relu4_2 and
 relu1_1..relu5_1, the same content and style inputs): the style and content losses, and the
 style loss per layer. With ``--sheet`` it also writes a contact sheet: content, style, VGG-16,
-Lite0 for each style.
+Lite0 for each style. ``--init noise`` starts from noise instead of the photo: VGG-16 run that
+way calibrates the judge (the same network and loss, another start: how far apart two good
+results of the judge's own objective land).
 """
 from __future__ import annotations
 
@@ -45,8 +48,8 @@ def crop_like(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return x[..., :, (w - cw) // 2 : (w - cw) // 2 + cw]
 
 
-def run(net, content, style, iters: int) -> dict:
-    st = StyleTransfer(net, content, [style], params=StyleParams(iters=iters))
+def run(net, content, style, iters: int, init: str = "content") -> dict:
+    st = StyleTransfer(net, content, [style], params=StyleParams(iters=iters, init=init))
     st._closure()  # warm-up: first-call allocations
     st.opt.zero_grad()
     t = time.perf_counter()
@@ -67,13 +70,15 @@ def main() -> None:
     ap.add_argument("--sheet", default=None, help="write a contact sheet of the results here")
     ap.add_argument("--keep", default=None, help="folder for the result PNGs")
     ap.add_argument("--models", default="vgg16_caffe,efficientnet_lite0")
+    ap.add_argument("--init", default="content", choices=("content", "noise"))
     a = ap.parse_args()
     dev = pick_device("auto")
     content = load(MEDIA / f"{a.content}.jpg", a.size).to(dev)
     h, w = content.shape[-2:]
     vgg = get_backbone("vgg16_caffe", weights=str(VGG), device=dev)
     lite = get_backbone("efficientnet_lite0", device=dev)
-    print(f"bench_style: {a.content} {w}x{h}, {a.iters} L-BFGS iterations, {torch.get_num_threads()} threads, {dev}")
+    print(f"bench_style: {a.content} {w}x{h}, {a.iters} L-BFGS iterations from {a.init}, "
+          f"{torch.get_num_threads()} threads, {dev}")
     cells, labels = [], []
     for name in a.styles.split(","):
         raw = read_image(str(MEDIA / f"{name}.jpg"))
@@ -83,7 +88,7 @@ def main() -> None:
         for label, net in (("vgg16_caffe", vgg), ("efficientnet_lite0", lite)):
             if label not in a.models.split(","):
                 continue
-            r = run(net, content, style, a.iters)
+            r = run(net, content, style, a.iters, a.init)
             j = judge(vgg, r["image"], content, [style])
             per = " ".join(f"{k} {v:.3g}" for k, v in j["layers"].items())
             print(f"{name:<13} {label:<19} recipe {recipe_for(net).name:<16} {r['seconds']:7.1f} s "

@@ -6,7 +6,8 @@ Style (default model: VGG-19 where its weights are, else Lite0): (a) every frame
 independently (--iters-first iterations each), (b) dreamreel's temporally consistent mode (frame 0
 fully, then flow-warped warm starts + temporal loss, --iters each). Video dream: (a) every frame
 dreamed independently (a full dream each), (b) flow carry-over (full dream on frame 0, then the
-previous hallucination carried along the flow and refined by 2 steps). (c) the source clip itself
+previous hallucination carried along the flow, kept at the default --persistence 0.9 per frame,
+and refined by 2 steps). (c) the source clip itself
 (the floor). Warping error after Lai et al.
 2018 (flow and occlusions from the source frames). Targets: (b) <= 0.4 x (a), and (b) no
 slower than (a) per frame.
