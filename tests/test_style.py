@@ -132,15 +132,18 @@ def test_pixel_bands_see_orientation_and_scale():
         _pixel_level("pixelq")
 
 
-def test_shifted_gram_backward_matches_autograd():
-    from dreamreel.engine.style import _ShiftedGram
+def test_gram_stats_backward_matches_autograd():
+    from dreamreel.engine.style import _GramStats
 
     f = torch.randn(23, 5, dtype=torch.double, requires_grad=True)
-    for k in (1, 4):
-        assert torch.autograd.gradcheck(lambda x: _ShiftedGram.apply(x, k), (f,))
-        g, sa, sb = _ShiftedGram.apply(f, k)
-        assert torch.allclose(g, f[:-k].t() @ f[k:]) and torch.allclose(sa, f[:-k].sum(0))
-        assert torch.allclose(sb, f[k:].sum(0))
+    for offsets in ((), (1,), (1, 4)):
+        assert torch.autograd.gradcheck(lambda x: _GramStats.apply(x, offsets), (f,))
+        g, total, *rest = _GramStats.apply(f, offsets)
+        assert torch.allclose(g, f.t() @ f) and torch.allclose(total, f.sum(0))
+        for i, k in enumerate(offsets):
+            gs, sa, sb = rest[3 * i : 3 * i + 3]
+            assert torch.allclose(gs, f[:-k].t() @ f[k:]) and torch.allclose(sa, f[:-k].sum(0))
+            assert torch.allclose(sb, f[k:].sum(0))
 
 
 def test_style_size_helper():
