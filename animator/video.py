@@ -22,7 +22,7 @@ from .clip import ClipReader
 class VideoDreamMode:
     def __init__(self, net: Backbone, objective: Objective, clip: ClipReader, params: DreamParams,
                  carry: str = "flow", blend: float = 0.5, flow_method: str = "dis", first_params: DreamParams | None = None,
-                 persistence: float = 1.0):
+                 persistence: float = 0.9):
         self.net, self.objective, self.clip, self.params = net, objective, clip, params
         self.first_params = first_params or params
         self.carry, self.blend, self.flow_method = carry, blend, flow_method
