@@ -24,22 +24,50 @@ from .errors import SourceEnded, UserError
 from .sinks import FrameDir, Mp4Writer, make_gif
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a stepped frame starts: its picture and, for clips, what the flow says about it."""
+
+    image: torch.Tensor  # (1, 3, H, W) in [0, 1]: what the step starts from
+    warped: torch.Tensor | None = None  # the previous output carried to this frame along the flow
+    mask: torch.Tensor | None = None  # (1, 1, H, W): 1 where that flow holds, 0 where occluded
+
+
 class Mode(Protocol):
     """What a mode gives the scheduler. ``t`` is the frame index, frames are (1, 3, H, W) in [0, 1]."""
 
     n_frames: int
 
-    def first_source(self) -> torch.Tensor:
+    def first_source(self) -> Source:
         """The source of frame 0."""
 
-    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> torch.Tensor:
+    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
         """The source of stepped frame ``t``, given the last stepped frame ``prev`` (at ``prev_t``)."""
 
-    def step(self, t: int, source: torch.Tensor, seed: int) -> torch.Tensor:
+    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
         """Frame ``t`` made from its source (the dream / stylisation)."""
 
     def tween(self, t: int, a: torch.Tensor, ta: int, b: torch.Tensor | None, tb: int | None) -> torch.Tensor:
         """An in-between frame ``ta < t < tb`` from the stepped frames around it (``b`` may be None at the end)."""
+
+
+class CrossFade:
+    """The usual in-between frame: the stepped frames around it, cross-faded by time."""
+
+    def tween(self, t: int, a: torch.Tensor, ta: int, b: torch.Tensor | None, tb: int | None) -> torch.Tensor:
+        return a if b is None else a + ((t - ta) / (tb - ta)) * (b - a)
+
+
+class Feedback(CrossFade):
+    """Modes whose every stepped frame starts from the last one (recursive stages, progressions)."""
+
+    start: torch.Tensor
+
+    def first_source(self) -> Source:
+        return Source(self.start)
+
+    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
+        return Source(prev)
 
 
 @dataclass(frozen=True)
@@ -80,7 +108,7 @@ def _comparable(settings: dict) -> dict:
 
 class FrameScheduler:
     def __init__(self, mode: Mode, sinks: Sinks, settings: dict, *, cadence: int = 1,
-                 color_coherence: str = "lab", seed: int = 0, resume: bool = False,
+                 color_coherence: str = "none", seed: int = 0, resume: bool = False,
                  progress: Callable[[int, int, str], None] | None = None):
         if cadence < 1:
             raise UserError(f"--cadence must be >= 1 (got {cadence})")
@@ -187,7 +215,7 @@ class FrameScheduler:
         if self.progress:
             self.progress(t + 1, self.mode.n_frames, "")
 
-    def _stepped_frame(self, t: int, source: torch.Tensor) -> torch.Tensor:
+    def _stepped_frame(self, t: int, source: Source) -> torch.Tensor:
         out = self.mode.step(t, source, frame_seed(self.seed, t))
         if self._matcher is not None:
             out = self._matcher(out)
@@ -223,7 +251,3 @@ class FrameScheduler:
     def _device(self) -> torch.device:
         return getattr(self.mode, "device", torch.device("cpu"))
 
-
-def default_frames_dir(output: str) -> str:
-    stem, _ = os.path.splitext(output)
-    return stem + "_frames"

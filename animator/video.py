@@ -11,12 +11,29 @@ the new source frame.
 """
 from __future__ import annotations
 
+import os
+from dataclasses import replace
+
 import torch
 
-from ..engine import DreamParams, dream
 from ..engine.backbones import Backbone
+from ..engine.deepdream import dream
+from ..engine.flow import flow_pair, warp
 from ..engine.objectives import Objective
-from .clip import ClipReader
+from ..engine.params import DreamParams
+from ..engine.style import StyleParams
+from .clip import ClipReader, open_clip, trimmed_audio
+from .configs import VideoConfig
+from .render import check_outputs, run
+from .resolve import resolve
+from .scheduler import Source
+
+
+def along_flow(clip: ClipReader, t: int, prev_t: int, image: torch.Tensor, method: str):
+    """``image`` (which belongs to frame ``prev_t``) carried to frame ``t`` along the optical flow,
+    and the mask (1, 1, H, W) of where that flow holds (the forward-backward check)."""
+    flow_t_to_prev, _, mask = flow_pair(clip.frame(t), clip.frame(prev_t), method=method)
+    return warp(image, flow_t_to_prev), mask
 
 
 class VideoDreamMode:
@@ -30,97 +47,32 @@ class VideoDreamMode:
         self.n_frames = clip.info.frames
         self.device = net.device
 
-    def first_source(self) -> torch.Tensor:
-        return self.clip.frame(0)
+    def first_source(self) -> Source:
+        return Source(self.clip.frame(0))
 
     def _carried(self, t: int, prev: torch.Tensor, prev_t: int) -> torch.Tensor:
         """Source frame t plus what was dreamed into frame prev_t, moved to where it is at t."""
-        from ..engine.flow import flow_pair, warp
-
         src, prev_src = self.clip.frame(t), self.clip.frame(prev_t)
         if self.carry == "none":
             return src
         if self.carry == "blend":
             return ((1 - self.blend) * src + self.blend * prev).clamp(0, 1)
-        flow_t_to_prev, _, mask = flow_pair(src, prev_src, method=self.flow_method)
-        hallucination = warp(prev - prev_src, flow_t_to_prev)
+        hallucination, mask = along_flow(self.clip, t, prev_t, prev - prev_src, self.flow_method)
         keep = self.persistence ** abs(t - prev_t)  # per source frame, whatever the cadence
         return (src + (keep * mask) * hallucination).clamp(0, 1)
 
-    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> torch.Tensor:
-        return self._carried(t, prev, prev_t)
+    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
+        return Source(self._carried(t, prev, prev_t))
 
-    def step(self, t: int, source: torch.Tensor, seed: int) -> torch.Tensor:
+    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
         base = self.first_params if t == 0 else self.params
-        return dream(self.net, source, self.objective, DreamParams(**{**base.as_dict(), "seed": seed}))
+        return dream(self.net, source.image, self.objective, DreamParams(**{**base.as_dict(), "seed": seed}))
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Between dreamed frames: the nearer dreamed frame's hallucination carried to t."""
         if b is not None and (tb - t) < (t - ta):
             return self._carried(t, b, tb)
         return self._carried(t, a, ta)
-
-
-def render_video_dream(clip_path: str, output: str, *, gif: str | None = None, every: int = 1,
-                       gif_width: int | None = None,
-                       width: int | None = None, start: float = 0.0, end: float | None = None,
-                       max_frames: int | None = None, layers: str | None = None, channels: str | None = None,
-                       klass: str | None = None, guide: str | None = None, similarity: str = "dot",
-                       model: str = "efficientnet_lite0", weights: str | None = None,
-                       params: DreamParams = DreamParams(octaves=2, steps=6, lr=0.012),
-                       refine_steps: int = 2, carry: str = "flow", blend: float = 0.5, flow: str = "dis",
-                       persistence: float = 0.9, cadence: int = 1, frames_dir: str | None = None, seed: int = 0, device: str = "auto",
-                       resume: bool = False) -> dict:
-    """Dream every frame of a clip; MP4 at the clip's fps with its audio, GIF on request."""
-    import os
-
-    from ..engine import pick_device
-    from .clip import open_clip, trimmed_audio
-    from .errors import UserError
-    from .render import check_outputs, check_params, objective_or_exit, run, weights_info
-    from .scheduler import Sinks, default_frames_dir
-    from .still import build_objective, load_backbone
-
-    if not output.lower().endswith(".mp4"):
-        raise UserError(f"output {output} must end in .mp4")
-    if carry not in ("flow", "blend", "none"):
-        raise UserError(f"unknown --carry {carry!r}; use flow, blend or none")
-    if flow not in ("dis", "farneback", "raft"):
-        raise UserError(f"unknown --flow {flow!r}; use dis, farneback or raft")
-    if not 0 <= persistence <= 1:
-        raise UserError(f"--persistence must be between 0 and 1 (got {persistence})")
-    check_outputs(output, gif)
-    check_params(params)
-    info = open_clip(clip_path, width=width, start=start, end=end, max_frames=max_frames)
-    try:
-        dev = pick_device(device)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    net = load_backbone(model, weights, dev)
-    if min(info.width, info.height) < net.spec.min_size:
-        raise UserError(f"frames {info.width}x{info.height} are too small for {net.name} (raise --width)")
-    reader = ClipReader(info, device=dev)
-    obj = objective_or_exit(build_objective, net, layers, channels, klass, guide=guide, similarity=similarity,
-                            original=None)
-    # carried frames only need a few refining steps; without carry each frame is a full, independent dream
-    later = params if carry == "none" else DreamParams(**{**params.as_dict(), "steps": refine_steps, "octaves": 1})
-    mode = VideoDreamMode(net, obj, reader, later, carry=carry, blend=blend, flow_method=flow, first_params=params,
-                           persistence=persistence)
-    audio = trimmed_audio(info)
-    settings = {"command": "video-dream", "clip": os.path.abspath(clip_path), "width": info.width,
-                "height": info.height, "fps": info.fps, "start": start, "end": end, "max_frames": max_frames,
-                "frames": info.frames, "model": net.name, "weights": weights_info(net), "objective": obj.description,
-                "first_frame": params.as_dict(), "refine_steps": refine_steps, "carry": carry, "blend": blend,
-                "persistence": persistence, "flow": flow, "cadence": cadence, "seed": seed}
-    sinks = Sinks(frames_dir=frames_dir or default_frames_dir(output), mp4=output, gif=gif, fps=info.fps,
-                  audio=audio, gif_every=every, gif_width=gif_width)
-    try:
-        return run(mode, sinks, settings, f"video dream {info.width}x{info.height}", cadence=cadence,
-                   seed=seed, resume=resume, settings_beside=output)
-    finally:
-        reader.close()
-        if audio:
-            os.remove(audio)
 
 
 class VideoStyleMode:
@@ -135,109 +87,64 @@ class VideoStyleMode:
         self.flow_method, self.independent = flow_method, independent
         self.n_frames = clip.info.frames
         self.device = net.device
-        self._guide: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def first_source(self) -> torch.Tensor:
-        return self.clip.frame(0)
+    def first_source(self) -> Source:
+        return Source(self.clip.frame(0))
 
-    def _warped(self, t: int, prev: torch.Tensor, prev_t: int):
-        from ..engine.flow import flow_pair, warp
-
-        flow_t_to_prev, _, mask = flow_pair(self.clip.frame(t), self.clip.frame(prev_t), method=self.flow_method)
-        return warp(prev, flow_t_to_prev), mask
-
-    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> torch.Tensor:
+    def _warped(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
+        """``prev`` carried to frame t along the flow; occluded pixels from the content."""
         src = self.clip.frame(t)
-        if self.independent:
-            return src
-        warped, mask = self._warped(t, prev, prev_t)
-        self._guide[t] = (warped, mask)
-        return mask * warped + (1 - mask) * src  # occluded pixels start from the content
+        warped, mask = along_flow(self.clip, t, prev_t, prev, self.flow_method)
+        return Source(mask * warped + (1 - mask) * src, warped, mask)
 
-    def step(self, t: int, source: torch.Tensor, seed: int) -> torch.Tensor:
-        from dataclasses import replace
+    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
+        return Source(self.clip.frame(t)) if self.independent else self._warped(t, prev, prev_t)
 
+    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
         from ..engine.temporal import TemporalStyleTransfer
 
         content = self.clip.frame(t)
         first = t == 0 or self.independent
-        warped, mask = self._guide.pop(t, (None, None))
         st = TemporalStyleTransfer(self.net, content, self.styles, self.style_weights, replace(self.params, seed=seed),
-                                   init=None if first else source.contiguous(), previous=warped, mask=mask,
-                                   temporal_weight=0.0 if first else self.temporal_weight)
+                                   init=None if first else source.image.contiguous(), previous=source.warped,
+                                   mask=source.mask, temporal_weight=0.0 if first else self.temporal_weight)
         return st.run(self.iters_first if first else self.iters)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Cadence: the nearer stylised frame carried along the flow, occlusions from the content."""
         near, near_t = (b, tb) if b is not None and (tb - t) < (t - ta) else (a, ta)
-        warped, mask = self._warped(t, near, near_t)
-        return mask * warped + (1 - mask) * self.clip.frame(t)
+        return self._warped(t, near, near_t).image
 
 
-def render_video_style(clip_path: str, output: str, *, styles: list[str], style_weights: list[float] | None,
-                       gif: str | None = None, every: int = 1, gif_width: int | None = None,
-                       width: int | None = None, start: float = 0.0, end: float | None = None,
-                       max_frames: int | None = None, model: str | None = None, weights: str | None = None,
-                       iters_first: int = 150, iters: int = 40, temporal_weight: float = 50.0,
-                       original_colors: bool = False, content_weight: float = 1.0, style_weight: float = 1.0,
-                       flow: str = "dis", cadence: int = 1, independent: bool = False,
-                       frames_dir: str | None = None, seed: int = 0, device: str = "auto",
-                       resume: bool = False) -> dict:
-    """Stylise every frame of a clip with optical-flow warm starts and a temporal loss."""
-    import os
-
-    from ..engine import pick_device
-    from ..engine.style import StyleParams
-    from .clip import open_clip, trimmed_audio
-    from .errors import UserError
-    from .images import fit_size, read_image, resize_to
-    from .progress import console
-    from .render import check_outputs, run, weights_info
-    from .scheduler import Sinks, default_frames_dir
-    from .still import load_backbone
-    from .stylize import choose_model
-
-    if not output.lower().endswith(".mp4"):
-        raise UserError(f"output {output} must end in .mp4")
-    if style_weights is not None:
-        if len(style_weights) != len(styles):
-            raise UserError(f"{len(styles)} style images but {len(style_weights)} style weights")
-        if any(w <= 0 for w in style_weights):
-            raise UserError("style weights must be positive")
-    if iters_first < 1 or iters < 0 or temporal_weight < 0:
-        raise UserError("--iters-first must be >= 1, --iters and --temporal-weight >= 0")
-    check_outputs(output, gif)
-    info = open_clip(clip_path, width=width, start=start, end=end, max_frames=max_frames)
-    try:
-        dev = pick_device(device)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    long_side = max(info.width, info.height)
-    style_imgs = []
-    for s in styles:  # bad style files fail before anything is loaded or announced
-        img = read_image(s)
-        style_imgs.append(resize_to(img, fit_size(img.shape[-2], img.shape[-1], long_side)).to(dev))
-    name, why = choose_model(model, weights)
-    net = load_backbone(name, weights, dev)
-    console.print(f"model: {net.name} ({why})", soft_wrap=True)
-    params = StyleParams(content_weight=content_weight, style_weight=style_weight, original_colors=original_colors,
-                         seed=seed)
-    reader = ClipReader(info, device=dev)
-    mode = VideoStyleMode(net, reader, style_imgs, style_weights, params, iters_first, iters, temporal_weight,
-                          flow_method=flow, independent=independent)
+def render_video(cfg: VideoConfig) -> dict:
+    """Dream or stylise every frame of a clip; MP4 at the clip's fps with its audio, GIF on request."""
+    cfg.validate()
+    check_outputs(cfg.outputs)
+    c = cfg.clip
+    info = open_clip(c.path, width=c.width, start=c.start, end=c.end, max_frames=c.max_frames)
+    dreaming = cfg.dream_clip
+    plan = resolve(cfg.backend, frame_size=(info.width, info.height), target=cfg.target if dreaming else None,
+                   styles=None if dreaming else cfg.style_spec, for_style=not dreaming, hint="raise --width")
+    reader = ClipReader(info, device=plan.device)
+    if dreaming:
+        # carried frames only need a few refining steps; without carry each frame is a full, independent dream
+        later = cfg.dream if cfg.carry == "none" else replace(cfg.dream, steps=cfg.refine_steps, octaves=1)
+        mode = VideoDreamMode(plan.net, plan.objective, reader, later, carry=cfg.carry, blend=cfg.blend,
+                              flow_method=cfg.flow, first_params=cfg.dream, persistence=cfg.persistence)
+        extra = {}
+    else:
+        plan.announce()
+        params = StyleParams(original_colors=cfg.original_colors, seed=cfg.backend.seed)
+        mode = VideoStyleMode(plan.net, reader, list(plan.styles), cfg.style_spec.blend, params, cfg.iters_first,
+                              cfg.iters, cfg.temporal_weight, flow_method=cfg.flow, independent=cfg.independent)
+        extra = {"style": params.as_dict()}
     audio = trimmed_audio(info)
-    settings = {"command": "video-style", "clip": os.path.abspath(clip_path), "width": info.width,
-                "height": info.height, "fps": info.fps, "start": start, "end": end, "max_frames": max_frames,
-                "frames": info.frames, "model": net.name, "weights": weights_info(net),
-                "styles": [os.path.abspath(s) for s in styles], "style_weights": style_weights,
-                "style": params.as_dict(), "iters_first": iters_first, "iters": iters,
-                "temporal_weight": temporal_weight, "flow": flow, "cadence": cadence, "independent": independent,
-                "seed": seed}
-    sinks = Sinks(frames_dir=frames_dir or default_frames_dir(output), mp4=output, gif=gif, fps=info.fps,
-                  audio=audio, gif_every=every, gif_width=gif_width)
+    settings = {**cfg.as_settings(), **plan.settings(), "clip": os.path.abspath(c.path), "fps": info.fps,
+                "frame_size": [info.width, info.height], "frames": info.frames, **extra}
+    outputs = replace(cfg.outputs, fps=info.fps)
     try:
-        return run(mode, sinks, settings, f"video style {info.width}x{info.height}", cadence=cadence, seed=seed,
-                   resume=resume, settings_beside=output)
+        return run(mode, outputs, settings, f"{cfg.mode.replace('-', ' ')} {info.width}x{info.height}",
+                   cadence=cfg.cadence, seed=cfg.backend.seed, audio=audio, settings_beside=outputs.mp4)
     finally:
         reader.close()
         if audio:

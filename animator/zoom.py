@@ -3,15 +3,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
-from ..engine import DreamParams, dream
 from ..engine.backbones import Backbone
+from ..engine.deepdream import dream
 from ..engine.objectives import Objective
+from ..engine.params import DreamParams
 from ..engine.warp import compose, invert, motion_matrix, warp_affine
+from .configs import ZoomConfig
+from .render import check_outputs, run
+from .resolve import resolve
 from .schedule import Schedule
+from .scheduler import Source
 
 
 @dataclass
@@ -63,20 +67,20 @@ class ZoomMode:
             steps=max(0, round(self.steps(t, n))), lr=max(0.0, self.strength(t, n)),
             jitter=self.base.jitter, smooth=self.base.smooth, tile=self.base.tile, seed=seed)
 
-    def first_source(self) -> torch.Tensor:
-        return self.start
+    def first_source(self) -> Source:
+        return Source(self.start)
 
-    def warp(self, frame: torch.Tensor, m: np.ndarray) -> torch.Tensor:
-        return warp_affine(frame, m, border=self.border, interp=self.interp)
+    def warp(self, frame: torch.Tensor, m: np.ndarray, with_mask: bool = False):
+        return warp_affine(frame, m, border=self.border, interp=self.interp, with_mask=with_mask)
 
-    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> torch.Tensor:
-        return self.warp(prev, self.motion.between(prev_t, t, self.h, self.w))
+    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
+        return Source(self.warp(prev, self.motion.between(prev_t, t, self.h, self.w)))
 
-    def step(self, t: int, source: torch.Tensor, seed: int) -> torch.Tensor:
+    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
         p = self.params(t, seed)
         if p.steps == 0 or p.lr == 0:
-            return source
-        return dream(self.net, source, self.objective, p)
+            return source.image
+        return dream(self.net, source.image, self.objective, p)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Warp the stepped frame before forward and the one after backward; cross-fade by time.
@@ -87,51 +91,23 @@ class ZoomMode:
         wa = self.warp(a, self.motion.between(ta, t, self.h, self.w))
         if b is None:
             return wa
-        back = invert(self.motion.between(t, tb, self.h, self.w))
-        wb = self.warp(b, back)
-        valid = cv2.warpAffine(np.ones((self.h, self.w), np.float32), np.asarray(back, np.float64), (self.w, self.h),
-                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        weight = torch.from_numpy(valid).to(wa.device)[None, None] * ((t - ta) / (tb - ta))
+        wb, valid = self.warp(b, invert(self.motion.between(t, tb, self.h, self.w)), with_mask=True)
+        weight = valid * ((t - ta) / (tb - ta))
         return wa + weight * (wb - wa)
 
 
-__all__ = ["Motion", "ZoomMode"]
+def render_zoom(cfg: ZoomConfig) -> dict:
+    """Render the zoom animation ``cfg`` describes (a validated config from :func:`.configs.zoom_config`)."""
+    check_outputs(cfg.outputs)
+    plan = resolve(cfg.backend, picture=cfg.picture, target=cfg.target)
+    motion = Motion(*(cfg.schedule(k) for k in ("zoom", "angle", "translation_x", "translation_y",
+                                                 "center_x", "center_y")), n_frames=cfg.frames)
+    mode = ZoomMode(plan.net, plan.objective, plan.start, motion, cfg.base_dream(), cfg.schedule("strength"),
+                    cfg.schedule("steps"), cfg.schedule("octaves"), border=cfg.border)
+    w, h = plan.size
+    return run(mode, cfg.outputs, {**cfg.as_settings(), **plan.settings()}, f"zoom {w}x{h}", cadence=cfg.cadence,
+               color_coherence=cfg.color_coherence, seed=cfg.backend.seed, crf=cfg.crf, gif_dither=cfg.dither,
+               settings_beside=cfg.outputs.main)
 
 
-# --------------------------------------------------------------------------- the render
-
-
-def render_zoom(cfg, output: str, gif: str | None = None, frames_dir: str | None = None,
-                resume: bool = False, device: str = "auto", every: int = 1, gif_width: int | None = None) -> dict:
-    """Render a zoom animation described by ``cfg`` (a resolved :class:`~.config.ZoomConfig`)."""
-    import os
-
-    from .config import schedule
-    from .errors import UserError
-    from .render import check_outputs, check_params, objective_or_exit, run, setup, weights_info
-    from .scheduler import Sinks, default_frames_dir
-    from .still import build_objective
-
-    ext = os.path.splitext(output)[1].lower()
-    if ext not in (".mp4", ".gif"):
-        raise UserError(f"output {output} must end in .mp4 or .gif")
-    mp4 = output if ext == ".mp4" else None
-    gif = gif or (output if ext == ".gif" else None)
-    check_outputs(mp4, gif)
-    su = setup(cfg.image, cfg.size, cfg.seed, cfg.model, cfg.weights, device)
-    obj = objective_or_exit(build_objective, su.net, cfg.layers, cfg.channels, cfg.klass, guide=cfg.guide,
-                            similarity=cfg.similarity, pixel_weight=cfg.pixel_weight, original=su.start)
-    n = cfg.frames
-    motion = Motion(*(schedule(cfg, k) for k in ("zoom", "angle", "translation_x", "translation_y",
-                                                   "center_x", "center_y")), n_frames=n)
-    base = DreamParams(octave_scale=cfg.octave_scale, jitter=cfg.jitter, smooth=cfg.smooth, tile=cfg.tile)
-    check_params(base)
-    mode = ZoomMode(su.net, obj, su.start, motion, base, schedule(cfg, "strength"), schedule(cfg, "steps"),
-                    schedule(cfg, "octaves"), border=cfg.border)
-    settings = {"command": "zoom", **cfg.as_dict(), "start": su.start_desc, "frame_size": list(su.size),
-                "objective": obj.description, "weights": weights_info(su.net)}
-    sinks = Sinks(frames_dir=frames_dir or default_frames_dir(output), mp4=mp4, gif=gif, fps=cfg.fps, crf=cfg.crf,
-                  gif_dither=cfg.dither, gif_every=every, gif_width=gif_width)
-    w, h = su.size
-    return run(mode, sinks, settings, f"zoom {w}x{h}", cadence=cfg.cadence, color_coherence=cfg.color_coherence,
-               seed=cfg.seed, resume=resume, settings_beside=output)
+__all__ = ["Motion", "ZoomMode", "render_zoom"]

@@ -1,34 +1,36 @@
-"""dreamreel's engine: PyTorch only. Tensors in, tensors out; no files, no printing.
+"""dreamreel's engine: PyTorch only. Tensors in, tensors out; no files written, no printing.
 
 Frames are RGB float tensors in [0, 1], shape (1, 3, H, W), on the engine's device.
+
+Importing the engine has no side effects and is cheap: the names below load their module (and
+torch) on first use, so ``from dreamreel.engine.params import DreamParams`` does not load torch.
 """
-# OpenMP's waiting policy must be chosen before torch loads; a value the user set wins.
-# Measured on 2 cores (bench_dream, default 512 px still): idle machine: spinning (libgomp's
-# default) 2.1 s, passive 3.0 s; one core busy with another process: spinning 6.3 s, passive
-# 2.6 s (the earlier session saw 3-14x with two busy cores). No spin count is good at both.
-# So: passive waiting only when the machine is already busy at start-up.
-import os as _os
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "objectives": None,
+    "DEFAULT_MODEL": "backbones", "MODELS": "backbones", "Backbone": "backbones", "BackboneError": "backbones",
+    "WeightsUnavailable": "backbones", "get_backbone": "backbones", "get_spec": "backbones",
+    "locate_weights": "backbones",
+    "pick_device": "device",
+    "DreamParams": "params",
+    "dream": "deepdream", "dream_step": "deepdream", "octave_sizes": "deepdream", "ascend": "deepdream",
+    "OctaveClimb": "deepdream",
+}
+
+__all__ = sorted(_EXPORTS)
 
 
-def _choose_omp_wait_policy() -> None:
-    if "OMP_WAIT_POLICY" in _os.environ:
-        return
-    try:
-        busy = _os.getloadavg()[0] >= 0.5
-    except (OSError, AttributeError):  # no load average (Windows)
-        busy = False
-    if busy:
-        _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_EXPORTS[name] or name}")
+    value = module if _EXPORTS[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value
 
 
-_choose_omp_wait_policy()
-
-from . import objectives  # noqa: E402
-from .backbones import (DEFAULT_MODEL, MODELS, Backbone, BackboneError,  # noqa: E402
-                        WeightsUnavailable, get_backbone, get_spec, locate_weights)
-from .device import pick_device  # noqa: E402
-from .deepdream import DreamParams, ascend, dream, dream_step, octave_sizes  # noqa: E402
-
-__all__ = ["objectives", "DEFAULT_MODEL", "MODELS", "Backbone", "BackboneError", "WeightsUnavailable",
-           "get_backbone", "get_spec", "locate_weights", "pick_device", "DreamParams", "dream",
-           "dream_step", "octave_sizes", "ascend"]
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

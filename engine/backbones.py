@@ -520,3 +520,13 @@ def imagenet_categories() -> list[str]:
     from torchvision.models import ResNet50_Weights
 
     return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def caffe_model_for(path: str) -> str:
+    """``vgg16_caffe`` or ``vgg19_caffe``, by the number of convolutions in the weights file ``path``."""
+    state = _read_state_dict(path)
+    convs = sum(1 for k, v in state.items() if k.endswith("weight") and v.dim() == 4)
+    names = {13: "vgg16_caffe", 16: "vgg19_caffe"}
+    if convs not in names:
+        raise BackboneError(f"cannot tell which model {path} is for ({convs} convolutions); give --model")
+    return names[convs]

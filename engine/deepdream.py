@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass
 from typing import Callable
 
 import cv2
@@ -21,38 +20,10 @@ import torch.nn.functional as F
 
 from .backbones import Backbone
 from .objectives import Objective
+from .params import DreamParams
 
 # progress(done_steps, total_steps, info) -- info: {"octave": i, "octaves": n, "loss": float | None}
 Progress = Callable[[int, int, dict], None]
-
-
-@dataclass(frozen=True)
-class DreamParams:
-    octaves: int = 4  # pyramid levels (1 = the full size only)
-    octave_scale: float = 1.4  # size ratio between levels
-    steps: int = 10  # gradient steps per octave
-    lr: float = 0.02  # step size, in [0, 1] pixel units, of the mean-normalised gradient
-    jitter: int = 32  # random roll, pixels (at each octave's resolution)
-    smooth: float = 0.5  # Gaussian smoothing of the gradient: base sigma in pixels (0 = off)
-    tile: int = 0  # gradient tiles of at most this many pixels a side (0 = whole image)
-    seed: int = 0
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def validate(self) -> None:
-        if self.octaves < 1:
-            raise ValueError(f"octaves must be >= 1 (got {self.octaves})")
-        if not self.octave_scale > 1.0:
-            raise ValueError(f"octave scale must be > 1 (got {self.octave_scale})")
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0 (got {self.steps})")
-        if self.lr < 0:
-            raise ValueError(f"step size must be >= 0 (got {self.lr})")
-        if self.jitter < 0 or self.smooth < 0:
-            raise ValueError("jitter and smooth must be >= 0")
-        if self.tile and self.tile < 64:
-            raise ValueError(f"tile must be 0 (off) or >= 64 px (got {self.tile})")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -221,3 +192,49 @@ def ascend(net: Backbone, image: torch.Tensor, objective: Objective, steps: int,
         with torch.enable_grad():
             img, _ = dream_step(net, img, objective, params, rng)
     return img
+
+
+class OctaveClimb:
+    """One long dream of ``total`` steps that climbs the octave pyramid as :func:`dream` does.
+
+    The steps are split evenly over the octaves, small to full size, with detail re-injection
+    between them; :meth:`advance` runs steps ``first .. last`` given the full-size picture after
+    step ``first`` (so a long dream can be recorded, or resumed, a slice at a time).
+    """
+
+    def __init__(self, net: Backbone, start: torch.Tensor, objective: Objective, params: DreamParams, total: int):
+        self.net, self.objective, self.params, self.total = net, objective, params, total
+        self.start = start.to(net.device)
+        h, w = start.shape[-2:]
+        self.sizes = octave_sizes(h, w, params.octaves, params.octave_scale, net.spec.min_size)
+        self.bases = [resize(self.start, sz) for sz in self.sizes]
+
+    def octave_of(self, step: int) -> int:
+        """Octave in which (0-based) step ``step`` runs."""
+        return min(len(self.sizes) - 1, step * len(self.sizes) // max(1, self.total))
+
+    @torch.no_grad()
+    def advance(self, image: torch.Tensor, first: int, last: int, seed: int) -> torch.Tensor:
+        """The full-size picture after step ``last``, from ``image`` (the picture after step ``first``)."""
+        if first == last:
+            return image
+        p = DreamParams(**{**self.params.as_dict(), "seed": seed})
+        k = self.octave_of(first)
+        if first == 0:
+            img = self.bases[k]
+        else:  # back to the working octave; at a new octave, re-inject the detail dreamed so far
+            k_prev = self.octave_of(first - 1)
+            detail = resize(image, self.sizes[k_prev]) - self.bases[k_prev]
+            img = (self.bases[k] + resize(detail, self.sizes[k])).clamp(0, 1)
+        s = first
+        while s < last:
+            k = self.octave_of(s)
+            end = s
+            while end < last and self.octave_of(end) == k:
+                end += 1
+            if img.shape[-2:] != self.bases[k].shape[-2:]:
+                detail = img - self.bases[k - 1]
+                img = (self.bases[k] + resize(detail, self.sizes[k])).clamp(0, 1)
+            img = ascend(self.net, img, self.objective, end - s, DreamParams(**{**p.as_dict(), "seed": seed + s}))
+            s = end
+        return resize(img, tuple(self.start.shape[-2:]))

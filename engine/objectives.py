@@ -4,6 +4,7 @@
 
 An objective names the taps it needs (``.taps``) and maps a dict of activations to a scalar
 to *maximise*. The dream loop takes one objective and never special-cases its kind.
+:func:`as_objective` turns what a user types (layers, channels, a class, a guide) into one.
 """
 from __future__ import annotations
 
@@ -155,3 +156,86 @@ def pixel_mean(rgb: torch.Tensor, weight: float = 1.0) -> Objective:
         return -weight * (mean - target.to(mean)).pow(2).sum() * 100.0
 
     return Objective([INPUT], fn, "pixel_mean" if weight == 1 else f"{weight:g}*pixel_mean")
+
+
+# --------------------------------------------------------------------------- from text
+
+
+class ObjectiveError(BackboneError):
+    """What a user typed does not make an objective (one line, for the user)."""
+
+
+def parse_layers(spec, text: str | None) -> tuple[list[str], list[float]]:
+    """``"block6:0.5,block9"`` / ``"block3..block5"`` -> (taps, weights); ``None``: the model's default layers."""
+    if not text:
+        return list(spec.default_layers), [1.0] * len(spec.default_layers)
+    names, weights = [], []
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        w = 1.0
+        if ":" in part:
+            part, wt = part.rsplit(":", 1)
+            try:
+                w = float(wt)
+            except ValueError:
+                raise ObjectiveError(f"bad layer weight {wt!r} in --layers {text!r} (write name:weight)") from None
+        expanded = spec.expand_layers(part)
+        names += expanded
+        weights += [w] * len(expanded)
+    return names, weights
+
+
+def parse_channels(text: str) -> list[int]:
+    try:
+        return [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise ObjectiveError(f"bad --channels {text!r}: give channel numbers like 12 or 12,40") from None
+
+
+def check_similarity(similarity: str) -> None:
+    if similarity not in SIMILARITIES:
+        raise ObjectiveError(f"unknown --similarity {similarity!r}; use one of {', '.join(SIMILARITIES)}")
+
+
+# as_objective's arguments are named as the user's options; these are the objectives behind them
+_guide, _layers, _klass = guide, layers, klass
+
+
+def as_objective(net, layers: str | None = None, channels: str | None = None, klass: str | None = None,
+                 guide: torch.Tensor | None = None, similarity: str = "dot", pixel_weight: float = 0.0,
+                 original: torch.Tensor | None = None) -> Objective:
+    """The objective a request names, for ``net``: a class, else a guide picture's features at the
+    layer(s), else the layer(s) (or some channels of one layer); ``pixel_weight`` > 0 adds a term
+    that keeps ``original``'s mean colour. Raises :class:`BackboneError` with one line for the user.
+    """
+    spec = net.spec
+    if klass is not None:
+        if not spec.has_classifier:
+            raise ObjectiveError(f"{spec.name} has no classifier, so --class cannot be used; try efficientnet_lite0")
+        obj = _klass(klass)
+    elif guide is not None:
+        check_similarity(similarity)
+        names, weights = parse_layers(spec, layers)
+        obj = _guide(net, guide, names[0], similarity) * weights[0]
+        for n, w in zip(names[1:], weights[1:]):
+            obj = obj + w * _guide(net, guide, n, similarity)
+    else:
+        names, weights = parse_layers(spec, layers)
+        if channels:
+            if len(names) != 1:
+                raise ObjectiveError(f"--channels needs exactly one layer (got {', '.join(names)})")
+            chans = parse_channels(channels)
+            n = net.channels(names[0])
+            bad = [c for c in chans if not 0 <= c < n]
+            if bad:
+                raise ObjectiveError(f"channel {bad[0]} out of range for {names[0]}: it has channels 0..{n - 1}")
+            obj = channel(names[0], chans)
+        else:
+            obj = _layers(names, weights)
+    if pixel_weight:
+        if pixel_weight < 0:
+            raise ObjectiveError(f"--pixel-weight must be >= 0 (got {pixel_weight})")
+        if original is None:
+            raise ObjectiveError("--pixel-weight needs a start picture")
+        obj = obj + pixel_mean(original.mean(dim=(0, 2, 3)), pixel_weight)
+    return obj
+

@@ -120,13 +120,16 @@ def warp_affine(
     matrix: np.ndarray,
     border: str = "reflect",
     interp: str = "lanczos",
-) -> torch.Tensor:
+    with_mask: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Warp ``img`` ``(B, C, H, W)`` (C <= 4, values in [0, 1]) by the forward ``matrix``.
 
     Output has the same shape, device and dtype, clamped to [0, 1] (lanczos/cubic overshoot).
     ``border``: one of ``reflect`` (BORDER_REFLECT_101), ``replicate``, ``wrap``, ``constant``
     (black) — what fills the area the warp uncovers. ``interp``: ``nearest``, ``linear``,
     ``cubic``, ``lanczos``, ``area``. Unknown names raise ``ValueError``.
+    ``with_mask``: also return the validity mask ``(1, 1, H, W)`` on ``img``'s device (see
+    :func:`valid_mask`).
     """
     border_mode = _lookup(BORDERS, border, "border")
     flags = _lookup(INTERPOLATIONS, interp, "interpolation")
@@ -140,4 +143,13 @@ def warp_affine(
         warped = cv2.warpAffine(hwc[b], m, (w, h), flags=flags, borderMode=border_mode, borderValue=0)
         out[b] = warped.reshape(h, w, -1)  # cv2 drops a single channel axis
     np.clip(out, 0.0, 1.0, out=out)
-    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(device=img.device, dtype=img.dtype)
+    warped = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(device=img.device, dtype=img.dtype)
+    return (warped, valid_mask(m, h, w, img.device)) if with_mask else warped
+
+
+def valid_mask(matrix: np.ndarray, h: int, w: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Where the warp by ``matrix`` of an ``h`` x ``w`` picture lands inside it: 1 inside, 0 where the
+    warp had to invent pixels, bilinear in between. ``(1, 1, H, W)`` float32 on ``device``."""
+    valid = cv2.warpAffine(np.ones((h, w), np.float32), np.asarray(_as_3x3(matrix)[:2], np.float64), (w, h),
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return torch.from_numpy(valid).to(device)[None, None]

@@ -18,7 +18,7 @@ def test_dream_writes_picture_and_settings(run_cli, tmp_path):
     os.umask(mask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's private 0600
     s = json.loads((tmp_path / "sub" / "dream.settings.json").read_text())
-    assert s["model"] == "efficientnet_lite0" and s["seed"] == 5 and s["size"] == [96, 64]
+    assert s["model"] == "efficientnet_lite0" and s["seed"] == 5 and s["frame_size"] == [96, 64]
     assert len(s["weights"]["sha256"]) == 64 and s["versions"]["torch"]
     assert s["dream"]["steps"] == 3 and s["objective"] == "layer(block6) + layer(block9)"
 

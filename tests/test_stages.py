@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dreamreel.animator.sinks import FrameDir, gif_info, probe_video
+from dreamreel.animator.configs import Outputs, Picture, ProgressionConfig, Target
 from dreamreel.animator.stages import channel_subset, render_progression, step_marks
 from dreamreel.engine import DreamParams, dream, objectives
 from dreamreel.engine.objectives import guide_similarity
@@ -22,7 +23,7 @@ def test_recursive_gives_one_frame_per_stage_plus_tweens_and_a_gif(run_cli, tmp_
     assert gif_info(gif)["frames"] == 7 and probe_video(tmp_path / "s.mp4")["frames"] == 7
     assert (out / "sheet.png").exists()
     s = json.loads((out / "settings.json").read_text())
-    assert s["layers"] == ["block2", "block3", "block4"]
+    assert s["stages"] == ["block2", "block3", "block4"]
     # stages are frames 0, 3, 6; a tween sits between its neighbours
     f = FrameDir(out)
     a, mid, b = f.read(0), f.read(1), f.read(3)
@@ -66,8 +67,9 @@ def test_progression_objective_rises_over_the_steps(tmp_path, kind):
     args = {"layer": dict(layers="block9", channels=None, klass=None),
             "channel": dict(layers="block6", channels="5", klass=None),
             "class": dict(layers=None, channels=None, klass="jellyfish")}[kind]
-    res = render_progression(str(SAMPLES / "figures.jpg"), gif=str(tmp_path / "p.gif"), mp4=None, frames_dir=None,
-                             steps=24, every=6, size=96, params=DreamParams(octaves=1, lr=0.02, jitter=4), **args)
+    res = render_progression(ProgressionConfig(picture=Picture(str(SAMPLES / "figures.jpg"), 96),
+                                               outputs=Outputs(gif=str(tmp_path / "p.gif")), steps=24, every=6, dream=DreamParams(octaves=1, lr=0.02, jitter=4),
+                                               target=Target(**args)))
     frames = FrameDir(tmp_path / "p_frames")
     values = [res["mode"].value(frames.read(i)) for i in range(frames.count_complete())]
     assert len(values) == 5 and res["marks"] == [0, 6, 12, 18, 24]
@@ -76,11 +78,12 @@ def test_progression_objective_rises_over_the_steps(tmp_path, kind):
 
 
 def test_progression_climbs_the_octaves_to_full_size(tmp_path):
-    res = render_progression(str(SAMPLES / "figures.jpg"), gif=str(tmp_path / "p.gif"), mp4=None, frames_dir=None,
-                             layers=None, channels=None, klass="jellyfish", steps=30, every=5, size=96,
-                             params=DreamParams(octaves=3, lr=0.02, jitter=4))
+    res = render_progression(ProgressionConfig(picture=Picture(str(SAMPLES / "figures.jpg"), 96),
+                                               outputs=Outputs(gif=str(tmp_path / "p.gif")),
+                                               target=Target(klass="jellyfish"), steps=30, every=5,
+                                               dream=DreamParams(octaves=3, lr=0.02, jitter=4)))
     mode = res["mode"]
-    assert [mode.octave_of(s) for s in (0, 9, 10, 19, 20, 29)] == [0, 0, 1, 1, 2, 2]
+    assert [mode.climb.octave_of(s) for s in (0, 9, 10, 19, 20, 29)] == [0, 0, 1, 1, 2, 2]
     frames = FrameDir(tmp_path / "p_frames")
     assert frames.read(6).shape == frames.read(0).shape
     assert mode.value(frames.read(6)) > 2 * mode.value(frames.read(0))

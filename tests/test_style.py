@@ -15,16 +15,6 @@ STARRY = MEDIA / "starry_night.jpg"
 SCREAM = MEDIA / "the_scream.jpg"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def stylize_command():
-    """The lead registers ``stylize`` in cli.py; until then (or in any case) make sure it is there."""
-    from dreamreel.animator.cli import app
-    from dreamreel.animator.stylize import stylize as command
-
-    if not any((c.name or getattr(c.callback, "__name__", "")) == "stylize" for c in app.registered_commands):
-        app.command()(command)
-
-
 @pytest.fixture(scope="module")
 def pics():
     return {"content": load(CONTENT, 80), "starry": load(STARRY, 80), "scream": load(SCREAM, 80)}
@@ -210,7 +200,7 @@ def test_then_dream_and_blend_start_and_small_style_warning(run_cli, tmp_path):
     assert code == 0, err
     assert "warning" in err and "upscaling" in err
     s = json.loads((tmp_path / "d.settings.json").read_text())
-    assert s["then_dream"]["objective"] == "layer(block6)" and s["init"]["alpha"] == 0.3
+    assert s["then_dream"]["objective"] == "layer(block6)" and s["init_picture"]["alpha"] == 0.3
     assert (tmp_path / "d_styled.png").exists()
 
 

@@ -129,9 +129,9 @@ def test_video_style_keeps_fps_size_count_and_steadies_frames(run_cli, tmp_path)
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--style", "{starry}", "--style-weights", "0.5,0.5"], "2 style weights"),
-    (["--style", "{starry}", "--style-weights", "-1"], "positive"),
-    (["--style", "nope.jpg"], "file not found"),
+    (["--style", "{starry}", "--style-weights", "0.5,0.5"], "has 2 values for 1 --style image"),
+    (["--style", "{starry}", "--style-weights", "-1"], "must all be > 0"),
+    (["--style", "nope.jpg"], "style image not found: nope.jpg"),
     (["--style", "{starry}", "--dream"], "one of them"),
 ])
 def test_video_style_bad_arguments(run_cli, tmp_path, args, message):

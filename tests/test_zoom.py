@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from dreamreel.animator import config as C
+from dreamreel.animator.configs import zoom_config
 from dreamreel.animator.errors import UserError
 from dreamreel.animator.scheduler import FrameScheduler, Sinks, keyframes
 from dreamreel.animator.sinks import FrameDir, gif_info, probe_video
@@ -136,13 +136,13 @@ def test_presets_are_listed_and_valid(run_cli):
     assert code == 0
     for name in ("classic-zoom", "spiral", "drift", "tunnel", "gentle"):
         assert name in out + err
-        C.resolve({}, name)  # every shipped preset resolves (keys, schedules, layers syntax)
+        zoom_config({"mp4": "z.mp4"}, name)  # every shipped preset resolves (keys, schedules, layers syntax)
 
 
 def test_preset_values_are_defaults_that_the_command_line_overrides():
-    cfg = C.resolve({"zoom": None, "angle": "0:(3)"}, "spiral")
-    assert cfg.zoom == "0:(1.02)" and cfg.angle == "0:(3)" and cfg.layers == "block5,block8"
-    assert C.resolve({}, "drift").border == "wrap"
+    cfg = zoom_config({"zoom": None, "angle": "0:(3)", "mp4": "z.mp4"}, "spiral")
+    assert cfg.zoom == "0:(1.02)" and cfg.angle == "0:(3)" and cfg.target.layers == "block5,block8"
+    assert zoom_config({"mp4": "z.mp4"}, "drift").border == "wrap"
 
 
 def test_unknown_preset_key_is_named(run_cli, tmp_path):

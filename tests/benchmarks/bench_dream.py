@@ -21,14 +21,14 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import torch
-from dreamreel.animator.still import build_objective
 from dreamreel.animator.images import start_image
 from dreamreel.engine import DreamParams, dream, get_backbone, pick_device
+from dreamreel.engine.objectives import as_objective
 cfg = json.loads(sys.argv[1])
 dev = pick_device("auto")
 img, _ = start_image(cfg["image"], 512)
 net = get_backbone(cfg["model"], weights=cfg.get("weights"), device=dev)
-obj = build_objective(net, cfg.get("layers"), None, None)
+obj = as_objective(net, cfg.get("layers"))
 t_load = time.perf_counter() - t0
 p = DreamParams(**cfg["params"])
 dream(net, img, obj, DreamParams(octaves=1, steps=1))  # warm-up (first-call allocations)

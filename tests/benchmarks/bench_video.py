@@ -33,8 +33,13 @@ def main() -> None:
     ap.add_argument("--skip-style", action="store_true")
     a = ap.parse_args()
     from dreamreel.animator.metrics import warp_error_report
-    from dreamreel.animator.video import render_video_dream, render_video_style
+    from dreamreel.animator.configs import ClipSpec, Outputs, StyleSpec, Target, VideoConfig
+    from dreamreel.animator.video import render_video
     from dreamreel.engine import DreamParams
+
+    def video(out: str, **kw) -> dict:
+        return render_video(VideoConfig(clip=ClipSpec(str(CLIP), width=a.width, max_frames=a.frames),
+                                        outputs=Outputs(mp4=out), **kw))
 
     print(f"bench_video: {CLIP.name}, first {a.frames} frames at {a.width} px wide")
     full = DreamParams(octaves=2, steps=6, lr=0.012)
@@ -42,19 +47,17 @@ def main() -> None:
     cases = []
     if not a.skip_style:
         cases += [("style (a) every frame stylised independently",
-                   lambda out: render_video_style(str(CLIP), out, styles=[starry], style_weights=None, width=a.width,
-                                                  max_frames=a.frames, iters_first=a.iters_first, iters=a.iters,
-                                                  independent=True)),
+                   lambda out: video(out, style_spec=StyleSpec((starry,)), iters_first=a.iters_first, iters=a.iters,
+                                     independent=True)),
                   ("style (b) flow warm start + temporal loss",
-                   lambda out: render_video_style(str(CLIP), out, styles=[starry], style_weights=None, width=a.width,
-                                                  max_frames=a.frames, iters_first=a.iters_first, iters=a.iters))]
+                   lambda out: video(out, style_spec=StyleSpec((starry,)), iters_first=a.iters_first, iters=a.iters))]
     if not a.skip_dream:
         cases += [("dream (a) independent dream per frame",
-                   lambda out: render_video_dream(str(CLIP), out, width=a.width, max_frames=a.frames, layers="block6",
-                                                  params=full, refine_steps=2, carry="none")),
+                   lambda out: video(out, dream_clip=True, target=Target(layers="block6"), dream=full, refine_steps=2,
+                                     carry="none")),
                   ("dream (b) flow carry-over dream",
-                   lambda out: render_video_dream(str(CLIP), out, width=a.width, max_frames=a.frames, layers="block6",
-                                                  params=full, refine_steps=2, carry="flow"))]
+                   lambda out: video(out, dream_clip=True, target=Target(layers="block6"), dream=full, refine_steps=2,
+                                     carry="flow"))]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, render) in enumerate(cases):

@@ -24,12 +24,12 @@ VGG = SHARED / "weights" / "vgg16_caffe_features.pth"
 
 CHILD = r"""
 import json, resource, sys, time
-from dreamreel.animator.config import resolve
+from dreamreel.animator.configs import zoom_config
 from dreamreel.animator.zoom import render_zoom
 args = json.loads(sys.argv[1])
-cfg = resolve(args["cli"], args.get("preset"))
+cfg = zoom_config({**args["cli"], "mp4": args["out"]}, args.get("preset"))
 t = time.perf_counter()
-res = render_zoom(cfg, args["out"])
+res = render_zoom(cfg)
 wall = time.perf_counter() - t
 print(json.dumps({"seconds": res["seconds"], "wall": wall, "frames": res["frames"], "stepped": res["stepped"],
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

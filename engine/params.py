@@ -1,0 +1,37 @@
+"""The engine's parameter records: plain frozen dataclasses with their own checks (no torch).
+
+Importing this module is cheap, so the command line can check what a user typed before torch
+loads.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class DreamParams:
+    octaves: int = 4  # pyramid levels (1 = the full size only)
+    octave_scale: float = 1.4  # size ratio between levels
+    steps: int = 10  # gradient steps per octave
+    lr: float = 0.02  # step size, in [0, 1] pixel units, of the mean-normalised gradient
+    jitter: int = 32  # random roll, pixels (at each octave's resolution)
+    smooth: float = 0.5  # Gaussian smoothing of the gradient: base sigma in pixels (0 = off)
+    tile: int = 0  # gradient tiles of at most this many pixels a side (0 = whole image)
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        if self.octaves < 1:
+            raise ValueError(f"octaves must be >= 1 (got {self.octaves})")
+        if not self.octave_scale > 1.0:
+            raise ValueError(f"octave scale must be > 1 (got {self.octave_scale})")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0 (got {self.steps})")
+        if self.lr < 0:
+            raise ValueError(f"step size must be >= 0 (got {self.lr})")
+        if self.jitter < 0 or self.smooth < 0:
+            raise ValueError("jitter and smooth must be >= 0")
+        if self.tile and self.tile < 64:
+            raise ValueError(f"tile must be 0 (off) or >= 64 px (got {self.tile})")
