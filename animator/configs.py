@@ -19,13 +19,12 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import ClassVar
 
 from .. import presets
-from ..engine.params import DreamParams
+from ..engine.params import FLOW_METHODS, DreamParams
 from .errors import UserError
 from .schedule import ScheduleError, parse_schedule
 
 DEFAULT_PRESET = "classic-zoom"
 COLOR_MODES = ("none", "lab", "rgb", "hsv")
-FLOWS = ("dis", "farneback", "raft")  # the engine's names users type (engine.flow.FLOW_METHODS has aliases)
 CARRIES = ("flow", "blend", "none")
 OPTIMIZERS = ("lbfgs", "adam")
 COLOR_SPACES = ("ycbcr", "lab")
@@ -434,7 +433,7 @@ class VideoConfig(Config):
         self.check()
 
     def check(self) -> None:
-        fail_if(self.flow not in FLOWS, f"unknown --flow {self.flow!r}; use dis, farneback or raft")
+        fail_if(self.flow not in FLOW_METHODS, f"unknown --flow {self.flow!r}; use one of {', '.join(FLOW_METHODS)}")
         fail_if(self.cadence < 1, f"--cadence must be >= 1 (got {self.cadence})")
         if self.dream_clip:
             fail_if(self.carry not in CARRIES, f"unknown --carry {self.carry!r}; use flow, blend or none")

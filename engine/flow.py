@@ -31,10 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .params import FLOW_METHODS
+
 __all__ = ["FLOW_METHODS", "DIS_PRESETS", "estimate_flow", "warp", "consistency_mask", "flow_pair",
            "warping_error", "raft_weights_path"]
 
-FLOW_METHODS = ("dis", "farneback", "raft", "raft_small", "raft_large")
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+# optical flow methods (engine.flow): OpenCV's DIS and Farneback, torchvision's RAFT ("raft" = the small one)
+FLOW_METHODS = ("dis", "farneback", "raft", "raft_small", "raft_large")
+
 
 @dataclass(frozen=True)
 class DreamParams:

@@ -1,0 +1,76 @@
+"""Properties of the house itself: what importing costs and changes, and the one resolve step."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dreamreel.animator.configs import Backend, DreamConfig, Outputs, StyleSpec, VideoConfig, ClipSpec, build
+from dreamreel.animator.errors import UserError
+
+
+def _python(code: str, env: dict | None = None) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, **(env or {})})
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_the_command_line_and_configs_import_without_torch():
+    code = ("import sys; import dreamreel.animator.cli, dreamreel.animator.configs, dreamreel.engine; "
+            "print(sorted(m for m in ('torch', 'cv2', 'numpy', 'torchvision') if m in sys.modules))")
+    assert _python(code) == "[]"
+
+
+def test_importing_the_engine_changes_no_process_state():
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = "import os, dreamreel.engine; from dreamreel.engine import dream; print(os.environ.get('OMP_WAIT_POLICY'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "None", out.stderr
+
+
+def test_engine_names_load_on_first_use():
+    code = ("import sys, dreamreel.engine as e; a = 'torch' in sys.modules; e.DreamParams; b = 'torch' in sys.modules; "
+            "e.dream; print(a, b, 'torch' in sys.modules)")
+    assert _python(code) == "False False True"
+
+
+def test_a_bad_argument_fails_before_torch_loads(tmp_path):
+    code = ("import sys\nfrom dreamreel.animator.cli import main\n"
+            "try:\n    main(['zoom', 'x.jpg', '-o', 'z.mp4', '--zoom', '0:(1.0), 5 (2)'])\n"
+            "except SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n")
+    assert _python(code) == "2 False"
+
+
+def test_settings_use_the_same_keys_in_every_command():
+    still = build(DreamConfig, {"image": "a.png", "output": "b.png", "seed": 3, "model": "vgg16",
+                                 "layers": "block6"}).as_settings()
+    clip = build(VideoConfig, {"path": "c.mp4", "mp4": "o.mp4", "dream_clip": True, "seed": 3, "model": "vgg16",
+                               "layers": "block6"}).as_settings()
+    shared = ("model", "weights", "device", "seed", "layers", "channels", "class", "guide", "similarity")
+    assert all(k in still and k in clip for k in shared)
+    assert [still[k] for k in shared] == [clip[k] for k in shared]
+    assert "resume" not in still and "resume" not in clip  # --resume is how, not what, is rendered
+
+
+@pytest.mark.parametrize("config, message", [
+    (VideoConfig(clip=ClipSpec("c.mp4"), outputs=Outputs(mp4="o.mp4"), style_spec=StyleSpec(("x.jpg",))),
+     "style image not found: x.jpg"),
+    (VideoConfig(clip=ClipSpec("c.mp4"), outputs=Outputs(mp4="o.mp4"), dream_clip=True, flow="magic"),
+     "use one of dis, farneback, raft, raft_small, raft_large"),
+    (DreamConfig(output="x.png", backend=Backend(weights="nowhere.pth")), "weights file not found: nowhere.pth"),
+    (DreamConfig(output="x.txt"), "must end in one of .png"),
+])
+def test_configs_check_themselves_in_one_line(config, message):
+    with pytest.raises(UserError, match=message):
+        config.validate()
+
+
+def test_zero_style_weight_is_one_rule_for_stills_and_clips(tmp_path):
+    style = tmp_path / "s.png"
+    style.write_bytes(b"")
+    spec = StyleSpec((str(style), str(style)), style_weights="1,0")
+    with pytest.raises(UserError, match="must all be > 0"):
+        spec.validate()
