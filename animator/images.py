@@ -1,49 +1,14 @@
-"""Still images in and out: decoding, sizing, start images, atomic writes."""
+"""Start pictures from the user's words: an image file, ``noise`` or ``solid:#RRGGBB`` (resolving, not media I/O)."""
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 
-import cv2
-import numpy as np
 import torch
 
 from ..engine import start
 from .errors import UserError
-from .sinks import decode_image_file, write_image_atomic
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-
-
-def read_image(path: str) -> torch.Tensor:
-    """Decode an image file to (1, 3, H, W) RGB float in [0, 1] (alpha dropped, grey expanded)."""
-    if not os.path.exists(path):
-        raise UserError(f"file not found: {path}")
-    if os.path.isdir(path):
-        raise UserError(f"{path} is a folder, not an image")
-    try:
-        arr = decode_image_file(path)
-    except (ValueError, OSError):
-        raise UserError(f"not an image (or a corrupt one): {path}") from None
-    return torch.from_numpy(arr).permute(2, 0, 1)[None].float().div_(255.0)
-
-
-def fit_size(h: int, w: int, longest: int) -> tuple[int, int]:
-    s = longest / max(h, w)
-    return max(1, round(h * s)), max(1, round(w * s))
-
-
-def resize_to(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize with OpenCV: area when shrinking, Lanczos when enlarging."""
-    h, w = size
-    if tuple(img.shape[-2:]) == (h, w):
-        return img
-    interp = cv2.INTER_AREA if h < img.shape[-2] else cv2.INTER_LANCZOS4
-    arr = img[0].permute(1, 2, 0).cpu().numpy()
-    out = cv2.resize(arr, (w, h), interpolation=interp)
-    return torch.from_numpy(np.clip(out, 0, 1)).permute(2, 0, 1)[None].contiguous()
-
+from .media import fit_size, read_image, resize_to
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
@@ -80,24 +45,3 @@ def start_image(spec: str, size: int, seed: int = 0) -> tuple[torch.Tensor, dict
         return start.solid(size, size, rgb), {"kind": "solid", "rgb": [round(c * 255) for c in rgb]}
     img = read_image(spec)
     return resize_to(img, fit_size(img.shape[-2], img.shape[-1], size)), {"kind": "file", "path": os.path.abspath(spec)}
-
-
-def check_writable(path: str, exts: tuple[str, ...] = IMAGE_EXTS) -> None:
-    """Fail early, before any rendering, when ``path`` cannot be written."""
-    if exts and os.path.splitext(path)[1].lower() not in exts:
-        raise UserError(f"output {path} must end in one of {', '.join(exts)}")
-    if os.path.isdir(path):
-        raise UserError(f"output {path} is a folder; give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".dreamreel-check-", dir=folder)
-        os.close(fd)
-        os.remove(tmp)
-    except OSError as e:
-        raise UserError(f"cannot write to {path}: {e.strerror or e}") from None
-
-
-def write_image(path: str, frame: torch.Tensor) -> None:
-    """Encode by extension, write to a temporary name beside ``path``, then rename."""
-    write_image_atomic(path, frame)

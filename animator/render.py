@@ -13,7 +13,8 @@ import torch
 from ..engine import BackboneError, pick_device
 from ..engine.backbones import Backbone
 from .errors import UserError
-from .images import check_writable, start_image
+from .images import start_image
+from .media import check_writable
 from .progress import console, progress_bar
 from .scheduler import FrameScheduler, Sinks
 from .settings import settings_path_for, write_settings

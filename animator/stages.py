@@ -167,8 +167,7 @@ def render_recursive(image: str, out_dir: str, *, layers: str, blend: float = 0.
     from .render import check_outputs, check_params, objective_or_exit, run, setup, weights_info
     from .scheduler import Sinks
     from .sheet import contact_sheet
-    from .sinks import FrameDir
-    from .images import fit_size, read_image, resize_to
+    from .media import FrameDir, fit_size, read_image, resize_to
     from .still import parse_layers
 
     if not 0 <= blend < 1:

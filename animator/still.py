@@ -11,7 +11,8 @@ from ..engine import BackboneError, DreamParams, dream, get_backbone, get_spec, 
 from ..engine.backbones import Backbone, ModelSpec
 from ..engine import start
 from .errors import UserError
-from .images import check_writable, fit_size, read_image, resize_to, start_image, write_image
+from .images import start_image
+from .media import check_writable, fit_size, read_image, resize_to, write_image
 from .progress import console, progress_bar
 from .settings import settings_path_for, write_settings
 

@@ -22,7 +22,8 @@ from ..engine.backbones import Backbone
 from ..engine.style import OPTIMIZERS, StyleParams, StyleTransfer, recipe_for, style_size
 from .options import DEVICE, RESUME, SEED, WEIGHTS
 from .errors import UserError
-from .images import check_writable, read_image, resize_to, start_image, write_image
+from .images import start_image
+from .media import check_writable, read_image, resize_to, write_image
 from .progress import console, progress_bar
 from .settings import settings_path_for, write_settings
 
@@ -460,7 +461,7 @@ def render_animation(req: StyleRequest) -> dict:
     result = run(mode, sinks, settings, label, color_coherence="none", seed=req.seed, resume=req.resume,
                  settings_beside=out)
     if still:
-        from .sinks import FrameDir
+        from .media import FrameDir
 
         last = FrameDir(frames_dir).read(mode.n_frames - 1)
         write_image(still, last)

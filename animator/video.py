@@ -16,7 +16,7 @@ import torch
 from ..engine import DreamParams, dream
 from ..engine.backbones import Backbone
 from ..engine.objectives import Objective
-from .clip import ClipReader
+from .media import ClipReader
 
 
 class VideoDreamMode:
@@ -75,7 +75,7 @@ def render_video_dream(clip_path: str, output: str, *, gif: str | None = None, e
     import os
 
     from ..engine import pick_device
-    from .clip import open_clip, trimmed_audio
+    from .media import open_clip, trimmed_audio
     from .errors import UserError
     from .render import check_outputs, check_params, objective_or_exit, run, weights_info
     from .scheduler import Sinks, default_frames_dir
@@ -188,9 +188,9 @@ def render_video_style(clip_path: str, output: str, *, styles: list[str], style_
 
     from ..engine import pick_device
     from ..engine.style import StyleParams
-    from .clip import open_clip, trimmed_audio
+    from .media import open_clip, trimmed_audio
     from .errors import UserError
-    from .images import fit_size, read_image, resize_to
+    from .media import fit_size, read_image, resize_to
     from .progress import console
     from .render import check_outputs, run, weights_info
     from .scheduler import Sinks, default_frames_dir
