@@ -1,7 +1,7 @@
 """Metrics on rendered clips (the measuring lives in engine.flow; this reads the files)."""
 from __future__ import annotations
 
-from .clip import ClipReader, open_clip
+from .media import ClipReader, open_clip
 from .errors import UserError
 from .progress import console
 

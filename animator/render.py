@@ -7,7 +7,7 @@ import os
 from typing import Callable
 
 from .configs import Outputs
-from .images import check_writable
+from .media import check_writable
 from .progress import console, progress_bar
 from .scheduler import FrameScheduler, Sinks
 from .settings import settings_path_for, write_settings

@@ -21,7 +21,7 @@ import torch
 
 from .color import ColorMatcher
 from .errors import SourceEnded, UserError
-from .sinks import FrameDir, Mp4Writer, make_gif
+from .media import FrameDir, Mp4Writer, make_gif
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import platform
 import tempfile
 from importlib import metadata
 
-from .sinks import publish
+from .media import publish
 
 
 def package_versions() -> dict[str, str]:

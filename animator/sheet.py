@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import torch
 
-from .sinks import to_uint8, write_image_atomic
+from .media import to_uint8, write_image
 
 
 def _to_tensor(arr: np.ndarray) -> torch.Tensor:
@@ -50,4 +50,4 @@ def contact_sheet(frames, labels: list[str], path: str, cell_width: int = 256, c
         r, k = divmod(i, cols)
         y, x = gap + r * (ch + gap), gap + k * (cell_width + gap)
         sheet[y : y + c.shape[0], x : x + cell_width] = c
-    write_image_atomic(path, _to_tensor(sheet))
+    write_image(path, _to_tensor(sheet))

@@ -24,7 +24,7 @@ from .render import check_outputs, run
 from .resolve import engine_errors, resolve
 from .scheduler import Feedback, Source
 from .sheet import caption, contact_sheet
-from .sinks import FrameDir
+from .media import FrameDir
 
 
 def channel_subset(n_channels: int, fraction: float, seed: int, stage: int) -> list[int]:

@@ -9,7 +9,7 @@ import torch
 
 from ..engine.deepdream import dream, octave_sizes
 from .configs import DreamConfig, check_dream
-from .images import check_writable, write_image
+from .media import check_writable, write_image
 from .progress import console, progress_bar
 from .resolve import resolve
 from .settings import settings_path_for, write_settings

@@ -17,13 +17,13 @@ from ..engine import start as start_pictures
 from ..engine.deepdream import dream
 from ..engine.style import StyleParams, StyleTransfer, recipe_for
 from .configs import StyleConfig, Target
-from .images import check_writable, read_image, resize_to, write_image
+from .media import check_writable, read_image, resize_to, write_image
 from .progress import console, progress_bar
 from .render import check_outputs, run
 from .resolve import Plan, engine_errors, resolve
 from .scheduler import CrossFade, Source
 from .settings import settings_path_for, write_settings
-from .sinks import FrameDir
+from .media import FrameDir
 from .stages import step_marks
 
 

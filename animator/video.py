@@ -22,7 +22,7 @@ from ..engine.flow import flow_pair, warp
 from ..engine.objectives import Objective
 from ..engine.params import DreamParams
 from ..engine.style import StyleParams
-from .clip import ClipReader, open_clip, trimmed_audio
+from .media import ClipReader, open_clip, trimmed_audio
 from .configs import VideoConfig
 from .render import check_outputs, run
 from .resolve import resolve

@@ -44,7 +44,7 @@ def run_cli(capsys):
 
 
 def load(path: Path, size: int) -> torch.Tensor:
-    from dreamreel.animator.images import fit_size, read_image, resize_to
+    from dreamreel.animator.media import fit_size, read_image, resize_to
 
     img = read_image(str(path))
     return resize_to(img, fit_size(img.shape[-2], img.shape[-1], size))

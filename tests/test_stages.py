@@ -3,13 +3,15 @@ import json
 import pytest
 import torch
 
-from dreamreel.animator.sinks import FrameDir, gif_info, probe_video
 from dreamreel.animator.configs import Outputs, Picture, ProgressionConfig, Target
+from dreamreel.animator.media import FrameDir
+from dreamreel.animator.media.ffmpeg import probe_video
 from dreamreel.animator.stages import channel_subset, render_progression, step_marks
 from dreamreel.engine import DreamParams, dream, objectives
 from dreamreel.engine.objectives import guide_similarity
 
 from conftest import SAMPLES, load
+from helpers.gif_parse import gif_info
 
 QUICK = ["--size", "64", "--octaves", "1", "--steps", "1"]
 

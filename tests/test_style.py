@@ -4,11 +4,12 @@ import json
 import pytest
 import torch
 
-from dreamreel.animator.sinks import FrameDir, gif_info
+from dreamreel.animator.media import FrameDir
 from dreamreel.engine.style import (StyleParams, StyleTransfer, judge, rgb_to_lab, rgb_to_ycbcr, stylize,
                                     style_size, ycbcr_to_rgb, lab_to_rgb)
 
 from conftest import MEDIA, VGG16_CAFFE, load
+from helpers.gif_parse import gif_info
 
 CONTENT = MEDIA / "tubingen.jpg"
 STARRY = MEDIA / "starry_night.jpg"
@@ -190,7 +191,7 @@ def test_sweep_ratio_one_frame_per_ratio(run_cli, tmp_path):
 
 def test_then_dream_and_blend_start_and_small_style_warning(run_cli, tmp_path):
     tiny = tmp_path / "tiny.png"
-    from dreamreel.animator.images import write_image
+    from dreamreel.animator.media import write_image
 
     write_image(str(tiny), load(STARRY, 40))
     out = tmp_path / "d.png"

@@ -3,10 +3,11 @@ import subprocess
 import imageio_ffmpeg
 import pytest
 
-from dreamreel.animator.clip import ClipReader, open_clip
-from dreamreel.animator.sinks import FrameDir, gif_info, probe_video
+from dreamreel.animator.media import ClipReader, FrameDir, open_clip
+from dreamreel.animator.media.ffmpeg import probe_video
 
 from conftest import MEDIA
+from helpers.gif_parse import gif_info
 
 CLIP = MEDIA / "one_second_clip.mp4"  # 24 frames, 24 fps, no audio
 BUNNY = MEDIA / "bigbuckbunny.mp4"  # 25 fps, with audio

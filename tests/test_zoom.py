@@ -6,12 +6,14 @@ import pytest
 from dreamreel.animator.configs import zoom_config
 from dreamreel.animator.errors import UserError
 from dreamreel.animator.scheduler import FrameScheduler, Sinks, keyframes
-from dreamreel.animator.sinks import FrameDir, gif_info, probe_video
+from dreamreel.animator.media import FrameDir
+from dreamreel.animator.media.ffmpeg import probe_video
 from dreamreel.animator.zoom import Motion, ZoomMode
 from dreamreel.animator.schedule import parse_schedule
 from dreamreel.engine import DreamParams, objectives
 
 from conftest import SAMPLES, load
+from helpers.gif_parse import gif_info
 
 TINY = ["--size", "64", "--steps", "0:(1)", "--octaves", "0:(1)"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from dreamreel.animator.images import fit_size, read_image, resize_to, write_image
+from dreamreel.animator.media import fit_size, read_image, resize_to, write_image
 from dreamreel.animator.sheet import contact_sheet
 from dreamreel.engine import get_backbone, pick_device
 from dreamreel.engine.style import StyleParams, StyleTransfer, judge, recipe_for, style_size

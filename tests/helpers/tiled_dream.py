@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from dreamreel.animator.images import read_image, resize_to
+from dreamreel.animator.media import read_image, resize_to
 from dreamreel.engine import DreamParams, dream, get_backbone, objectives
 
 tile, out = int(sys.argv[1]), sys.argv[2]

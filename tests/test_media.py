@@ -1,4 +1,4 @@
-"""Tests for dreamreel.animator.sinks: PNG frames, MP4, GIF (small sizes, bundled ffmpeg)."""
+"""Tests for dreamreel.animator.media: PNG frames, MP4, GIF, clips (small sizes, bundled ffmpeg)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from dreamreel.animator.sinks import (
-    FrameDir,
-    Mp4Writer,
-    gif_info,
-    make_gif,
-    probe_video,
-    read_png,
-    to_uint8,
-    write_png_atomic,
-)
+from dreamreel.animator.errors import UserError
+from dreamreel.animator.media import (FrameDir, Mp4Writer, make_gif, open_clip, read_image, to_uint8, trimmed_audio,
+                                      write_image)
+from dreamreel.animator.media.ffmpeg import FfmpegError, probe_video, run_ffmpeg
+
+from helpers.gif_parse import gif_info
 
 H, W = 67, 91  # odd on purpose
 
@@ -73,9 +69,9 @@ def test_to_uint8_shapes_rounding_clamping():
 
 def test_png_roundtrip_atomic(tmp_path):
     f = gradient()
-    p = write_png_atomic(tmp_path / "x.png", f)
+    p = write_image(tmp_path / "x.png", f)
     assert p == tmp_path / "x.png" and os.listdir(tmp_path) == ["x.png"]
-    back = read_png(p)
+    back = read_image(p)
     assert back.shape == (1, 3, H, W) and back.dtype == torch.float32
     assert (back - f).abs().max().item() <= 0.5 / 255 + 1e-6
 
@@ -215,3 +211,44 @@ def test_gif_bad_arguments(tmp_path):
     with pytest.raises(ValueError):
         make_gif([], tmp_path / "x.gif")
     assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------- ffmpeg runner, images, clips
+
+
+def test_ffmpeg_failure_is_one_line(tmp_path):
+    with pytest.raises(FfmpegError) as e:
+        run_ffmpeg(["-i", str(tmp_path / "missing.mp4"), "-f", "null", "-"])
+    msg = str(e.value)
+    assert msg.startswith("ffmpeg failed (exit ") and "\n" not in msg and "missing.mp4" in msg
+    assert e.value.rc != 0 and e.value.cmd[-1] == "-"
+
+
+def test_read_image_errors_are_user_errors(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    for path, words in ((bad, "not an image"), (tmp_path / "none.png", "file not found"), (tmp_path, "is a folder")):
+        with pytest.raises(UserError, match=words):
+            read_image(path)
+
+
+def test_trimmed_audio_covers_the_frames_used(tmp_path):
+    src = tmp_path / "src.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=3",
+           "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(src))
+    info = open_clip(str(src), start=0.5, max_frames=12)
+    assert info.has_audio and info.frames == 12
+    audio = trimmed_audio(info)
+    try:
+        listing = run_ffmpeg(["-i", audio, "-f", "null", "-"], log="info")
+    finally:
+        os.remove(audio)
+    assert "Audio:" in listing and "Video:" not in listing
+    h, m, s = listing.split("Duration: ", 1)[1].split(",", 1)[0].split(":")
+    assert float(s) + 60 * float(m) + 3600 * float(h) == pytest.approx(1.2, abs=0.05)
+
+    silent = tmp_path / "silent.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(silent))
+    assert trimmed_audio(open_clip(str(silent))) is None

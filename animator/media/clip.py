@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 
@@ -15,8 +14,8 @@ import imageio_ffmpeg
 import numpy as np
 import torch
 
-from .errors import SourceEnded, UserError
-from .sinks import probe_video
+from ..errors import SourceEnded, UserError
+from .ffmpeg import FfmpegError, probe_video, run_ffmpeg
 
 
 @dataclass(frozen=True)
@@ -143,10 +142,10 @@ def trimmed_audio(info: ClipInfo) -> str | None:
         return None
     fd, path = tempfile.mkstemp(prefix="dreamreel-audio-", suffix=".m4a")
     os.close(fd)
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", "-nostdin",
-           "-ss", f"{info.start:.6f}", "-i", info.path, "-t", f"{info.frames / info.fps:.6f}",
-           "-vn", "-c:a", "aac", path]
-    if subprocess.run(cmd, capture_output=True).returncode != 0:
+    try:
+        run_ffmpeg(["-ss", f"{info.start:.6f}", "-i", info.path, "-t", f"{info.frames / info.fps:.6f}",
+                    "-vn", "-c:a", "aac", path])
+    except FfmpegError:
         os.remove(path)
         return None
     return path

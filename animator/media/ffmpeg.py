@@ -1,0 +1,118 @@
+"""The one ffmpeg runner (the binary bundled with imageio-ffmpeg, so no system ffmpeg is needed) and video probing."""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable
+
+import imageio_ffmpeg
+import numpy as np
+
+from .atomic import PathLike
+
+
+class FfmpegError(RuntimeError):
+    """ffmpeg exited with an error. The message is one line; ``cmd`` and ``stderr`` keep the details."""
+
+    def __init__(self, rc: int, cmd: list[str], stderr: str):
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+        detail = " | ".join(lines[-3:])[-500:] or "no message"
+        super().__init__(f"ffmpeg failed (exit {rc}): {detail}")
+        self.rc, self.cmd, self.stderr = rc, cmd, stderr
+
+
+def ffmpeg_exe() -> str:
+    """Path of the bundled ffmpeg binary."""
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_ffmpeg(args: list[str], frames: Iterable[np.ndarray] | None = None, *, log: str = "error") -> str:
+    """Run the bundled ffmpeg with ``args``; optionally stream uint8 frames to its stdin. Returns its stderr.
+
+    ``log`` is ffmpeg's ``-v`` level. stderr goes to a temporary file (no pipe deadlock); a failure
+    raises :class:`FfmpegError`. If iterating ``frames`` raises, ffmpeg is killed and the exception
+    propagates.
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-y", "-v", log, *([] if frames is not None else ["-nostdin"]), *args]
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE if frames is not None else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        try:
+            if frames is not None:
+                assert p.stdin is not None
+                try:
+                    for a in frames:
+                        p.stdin.write(memoryview(a).cast("B"))
+                except BrokenPipeError:
+                    pass  # ffmpeg died; its error is reported below
+                finally:
+                    try:
+                        p.stdin.close()
+                    except BrokenPipeError:
+                        pass
+            rc = p.wait()
+        except BaseException:
+            p.kill()
+            p.wait()
+            raise
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if rc != 0:
+        raise FfmpegError(rc, cmd, text)
+    return text
+
+
+def _secs(stamp: str) -> float:
+    """``HH:MM:SS.ss`` (or ``MM:SS.ss``, ``SS.ss``) -> seconds."""
+    secs = 0.0
+    for part in stamp.split(":"):
+        secs = 60 * secs + float(part)
+    return secs
+
+
+def _frames_and_secs(log: str) -> tuple[int, float]:
+    """Frame count and time from the last ``frame=`` progress line of an ffmpeg run."""
+    for line in reversed(log.splitlines()):
+        if line.startswith("frame="):
+            nframes, secs = None, None
+            i = line.find("frame=")
+            nframes = int(line[i:].split("=", 1)[-1].lstrip().split(" ", 1)[0].strip())
+            i = line.find("time=")
+            if i >= 0:
+                secs = _secs(line[i:].split("=", 1)[-1].lstrip().split(" ", 1)[0].strip())
+            return nframes, secs
+    raise RuntimeError("could not get the number of frames")
+
+
+def probe_video(path: PathLike) -> dict:
+    """Read back a video's properties.
+
+    Returns ``dict(frames, fps, width, height, has_audio, duration)``: ``frames`` is counted by
+    decoding the first video stream, ``has_audio`` comes from the same run's stream listing,
+    ``fps``/size/duration from the stream metadata (:func:`imageio_ffmpeg.read_frames`).
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(path)
+    log = run_ffmpeg(["-i", path, "-map", "0:v:0", "-vf", "null", "-f", "null", "-"], log="info")
+    nframes, secs = _frames_and_secs(log)
+    gen = imageio_ffmpeg.read_frames(path)
+    try:
+        meta = next(gen)
+    finally:
+        gen.close()
+    has_audio = any(ln.lstrip().startswith("Stream #") and "Audio:" in ln for ln in log.splitlines())
+    w, h = meta["size"]
+    return dict(
+        frames=int(nframes),
+        fps=float(meta["fps"]),
+        width=int(w),
+        height=int(h),
+        has_audio=has_audio,
+        duration=float(meta.get("duration") or secs or 0.0),
+    )
