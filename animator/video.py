@@ -136,6 +136,7 @@ class VideoStyleMode:
         self.n_frames = clip.info.frames
         self.device = net.device
         self._guide: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._style = None  # the clip's style targets (see step)
 
     def first_source(self) -> torch.Tensor:
         return self.clip.frame(0)
@@ -157,14 +158,19 @@ class VideoStyleMode:
     def step(self, t: int, source: torch.Tensor, seed: int) -> torch.Tensor:
         from dataclasses import replace
 
-        from ..engine.temporal import TemporalStyleTransfer
+        from ..engine.style import StyleTransfer, Temporal, style_targets
 
         content = self.clip.frame(t)
         first = t == 0 or self.independent
         warped, mask = self._guide.pop(t, (None, None))
-        st = TemporalStyleTransfer(self.net, content, self.styles, self.style_weights, replace(self.params, seed=seed),
-                                   init=None if first else source.contiguous(), previous=warped, mask=mask,
-                                   temporal_weight=0.0 if first else self.temporal_weight)
+        # the clip's style targets, computed on the first step; with original colours the styles are
+        # matched to each frame's luminance, so StyleTransfer computes them per frame (style=None)
+        if self._style is None and not self.params.original_colors:
+            self._style = style_targets(self.net, self.styles, self.style_weights)
+        temporal = None if first or warped is None else Temporal(warped, mask, self.temporal_weight)
+        st = StyleTransfer(self.net, content, self.styles, self.style_weights, replace(self.params, seed=seed),
+                           init=None if first else source.contiguous(), style=self._style,
+                           temporal=temporal)
         return st.run(self.iters_first if first else self.iters)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
