@@ -21,7 +21,7 @@ from ..engine.deepdream import dream
 from ..engine.flow import flow_pair, warp
 from ..engine.objectives import Objective
 from ..engine.params import DreamParams
-from ..engine.style import StyleParams
+from ..engine.style import StyleParams, StyleTransfer, Temporal, style_targets
 from .media import ClipReader, open_clip, trimmed_audio
 from .configs import VideoConfig
 from .render import check_outputs, run
@@ -87,6 +87,7 @@ class VideoStyleMode:
         self.flow_method, self.independent = flow_method, independent
         self.n_frames = clip.info.frames
         self.device = net.device
+        self._style = None  # the clip's style targets (see step)
 
     def first_source(self) -> Source:
         return Source(self.clip.frame(0))
@@ -101,13 +102,14 @@ class VideoStyleMode:
         return Source(self.clip.frame(t)) if self.independent else self._warped(t, prev, prev_t)
 
     def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
-        from ..engine.temporal import TemporalStyleTransfer
-
-        content = self.clip.frame(t)
         first = t == 0 or self.independent
-        st = TemporalStyleTransfer(self.net, content, self.styles, self.style_weights, replace(self.params, seed=seed),
-                                   init=None if first else source.image.contiguous(), previous=source.warped,
-                                   mask=source.mask, temporal_weight=0.0 if first else self.temporal_weight)
+        # the clip's style targets, computed once; with original colours the styles are matched to
+        # each frame's luminance, so StyleTransfer computes them per frame (style=None)
+        if self._style is None and not self.params.original_colors:
+            self._style = style_targets(self.net, self.styles, self.style_weights)
+        temporal = None if first or source.warped is None else Temporal(source.warped, source.mask, self.temporal_weight)
+        st = StyleTransfer(self.net, self.clip.frame(t), self.styles, self.style_weights, replace(self.params, seed=seed),
+                           init=None if first else source.image.contiguous(), style=self._style, temporal=temporal)
         return st.run(self.iters_first if first else self.iters)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from dreamreel.animator.media import FrameDir
-from dreamreel.engine.style import (StyleParams, StyleTransfer, judge, rgb_to_lab, rgb_to_ycbcr, stylize,
-                                    style_size, ycbcr_to_rgb, lab_to_rgb)
+from dreamreel.engine.colorspace import lab_to_rgb, rgb_to_lab, rgb_to_ycbcr, ycbcr_to_rgb
+from dreamreel.engine.style import (StyleParams, StyleTransfer, Temporal, judge, style_size, style_targets,
+                                    stylize)
 
 from conftest import MEDIA, VGG16_CAFFE, load
 from helpers.gif_parse import gif_info
@@ -92,6 +93,37 @@ def test_same_seed_same_output_and_chunks_equal_one_run(lite0, pics):
     assert torch.allclose(chunked, a, atol=1e-5)  # L-BFGS memory carries across run() calls
 
 
+def test_precomputed_style_targets_give_the_same_picture(lite0, pics):
+    styles, weights = [pics["starry"], pics["scream"]], [0.7, 0.3]
+    p = StyleParams(iters=3)
+    inside = stylize(lite0, pics["content"], styles, weights, params=p)
+    targets = style_targets(lite0, styles, weights)
+    before = stylize(lite0, pics["content"], styles, weights, params=p, style=targets)
+    assert torch.equal(inside, before)
+    with pytest.raises(ValueError, match="other style weights"):
+        StyleTransfer(lite0, pics["content"], styles, [0.5, 0.5], params=p, style=targets)
+    with pytest.raises(ValueError, match="original colours"):
+        StyleTransfer(lite0, pics["content"], styles, weights, params=StyleParams(original_colors=True), style=targets)
+
+
+def test_temporal_term_pulls_toward_the_previous_frame_inside_the_mask(lite0, pics):
+    c = pics["content"]
+    previous = torch.flip(c, dims=(-1,))  # a different picture of the same size
+    mask = torch.zeros(1, 1, *c.shape[-2:])
+    mask[..., : c.shape[-1] // 2] = 1.0  # the left half follows the previous frame
+
+    def run(temporal):
+        st = StyleTransfer(lite0, c, [pics["starry"]], params=StyleParams(), temporal=temporal)
+        out = st.run(6)
+        return out, float((mask * (out - previous).pow(2)).sum() / (3 * mask.sum()))
+
+    free, d_free = run(None)
+    off, _ = run(Temporal(previous, mask, 0.0))
+    pulled, d_pulled = run(Temporal(previous, mask, 50.0))
+    assert torch.equal(free, off)  # weight 0: no term at all
+    assert d_pulled < 0.5 * d_free, (d_pulled, d_free)
+
+
 def test_vgg_classic_recipe_and_judge(pics):
     from dreamreel.engine import get_backbone
 
@@ -119,12 +151,12 @@ def test_pixel_bands_see_orientation_and_scale():
     second = pixel_bands(x, 0, second=True)
     assert second.shape == (1, 72, 32, 32)
     with pytest.raises(ValueError, match="pixel0x"):
-        from dreamreel.engine.style import _pixel_level
+        from dreamreel.engine.style.taps import _pixel_level
         _pixel_level("pixelq")
 
 
 def test_gram_stats_backward_matches_autograd():
-    from dreamreel.engine.style import _GramStats
+    from dreamreel.engine.style.stats import _GramStats
 
     f = torch.randn(23, 5, dtype=torch.double, requires_grad=True)
     for offsets in ((), (1,), (1, 4)):
