@@ -6,10 +6,7 @@ import pytest
 from dreamreel.animator.clip import ClipReader, open_clip
 from dreamreel.animator.sinks import FrameDir, gif_info, probe_video
 
-from conftest import MEDIA
-
-CLIP = MEDIA / "one_second_clip.mp4"  # 24 frames, 24 fps, no audio
-BUNNY = MEDIA / "bigbuckbunny.mp4"  # 25 fps, with audio
+from conftest import BUNNY, CLIP, STARRY  # CLIP: 24 frames, 24 fps, no audio; BUNNY: 25 fps, with audio
 FAST = ["--width", "96", "--octaves", "1", "--steps", "2", "--refine-steps", "1"]
 
 
@@ -108,9 +105,6 @@ def test_video_dream_persistence_keeps_the_dream_from_piling_up(run_cli, tmp_pat
     assert fading[-1] < 1.08 * fading[-6], fading
     # ... well below the piled-up one
     assert fading[-1] < 0.7 * keep_all[-1], (fading, keep_all)
-
-
-STARRY = MEDIA / "starry_night.jpg"
 
 
 def test_video_style_keeps_fps_size_count_and_steadies_frames(run_cli, tmp_path):
