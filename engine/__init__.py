@@ -24,8 +24,8 @@ def _choose_omp_wait_policy() -> None:
 _choose_omp_wait_policy()
 
 from . import objectives  # noqa: E402
-from .backbones import (DEFAULT_MODEL, MODELS, Backbone, BackboneError,  # noqa: E402
-                        WeightsUnavailable, get_backbone, get_spec, locate_weights)
+from .backbones import DEFAULT_MODEL, MODELS, Backbone, get_backbone, get_spec  # noqa: E402
+from .weights import BackboneError, WeightsUnavailable, locate_weights  # noqa: E402
 from .device import pick_device  # noqa: E402
 from .deepdream import DreamParams, ascend, dream, dream_step, octave_sizes  # noqa: E402
 

@@ -119,6 +119,19 @@ def test_vgg16_caffe_file_loads_with_its_taps_convention_and_hash(random_vgg16_c
     assert torch.allclose(acts["relu1_1"], want, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("wrap", ["state_dict", "bare keys"])
+def test_caffe_file_wrapped_or_with_bare_keys_loads_the_same(tmp_path, wrap):
+    state = random_caffe_state(VGG16_CAFFE_LAYOUT, seed=5)
+    if wrap == "state_dict":
+        saved = {"state_dict": state}
+    else:
+        saved = {k.removeprefix("features."): v for k, v in state.items()}
+    path = tmp_path / "w.pth"
+    torch.save(saved, path)
+    net = get_backbone("vgg16_caffe", weights=str(path))
+    assert torch.equal(net.net.features[28].weight, state["features.28.weight"])
+
+
 @pytest.mark.parametrize("damage, message", [
     ("drop", "missing 1 tensors, e.g. features.28.bias"),
     ("reshape", "size mismatch for features.14.weight"),
