@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from ..engine import objectives, start as start_pictures
-from ..engine.backbones import DEFAULT_MODEL, Backbone, BackboneError, caffe_model_for, get_backbone, get_spec, \
-    locate_weights
+from ..engine.backbones import DEFAULT_MODEL, Backbone, BackboneError, get_backbone, get_spec
+from ..engine.weights import caffe_model_for, locate_weights
 from ..engine.device import pick_device
 from ..engine.style import style_size
 from .configs import Backend, Picture, StyleSpec, Target

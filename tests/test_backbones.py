@@ -1,3 +1,4 @@
+import hashlib
 import os
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import torch
 from dreamreel.engine import MODELS, BackboneError, WeightsUnavailable, get_backbone, get_spec, locate_weights
 from dreamreel.engine.backbones import fuse_conv_bn
 
-from conftest import SAMPLES, VGG16_CAFFE, load
+from conftest import (SAMPLES, VGG16_CAFFE_LAYOUT, VGG16_CAFFE_SHA256, VGG19_CAFFE_LAYOUT, random_caffe_state,
+                      load)
 
 
 def test_lite0_embedded_weights_classify_chelsea_as_a_cat(lite0):
@@ -64,13 +66,89 @@ def test_fused_batchnorm_gives_the_same_outputs():
     assert torch.allclose(before, after, atol=1e-4)
 
 
-def test_vgg16_caffe_loads_shared_file_and_sees_a_cat_texture():
-    net = get_backbone("vgg16_caffe", weights=str(VGG16_CAFFE))
+def test_vgg16_caffe_loads_shared_file_and_sees_a_cat_texture(vgg16_caffe_file):
+    net = get_backbone("vgg16_caffe", weights=str(vgg16_caffe_file))
+    assert net.weights_sha256() == VGG16_CAFFE_SHA256
     img = load(SAMPLES / "chelsea.png", 128)
     acts = net.taps(img, ["relu1_1", "relu4_3"])
     assert acts["relu4_3"].shape[1] == 512
     # real weights: first-layer responses to a photo are strong and sparse, not random-init tiny
     assert acts["relu1_1"].mean() > 1.0
+
+
+def test_random_caffe_files_have_the_layout_of_the_real_ones(vgg16_caffe_file):
+    """The random stand-ins below are only as good as their layout: check it against the real file."""
+    real = torch.load(vgg16_caffe_file, map_location="cpu", weights_only=True)
+    fake = random_caffe_state(VGG16_CAFFE_LAYOUT)
+    assert list(fake) == list(real)
+    assert all(fake[k].shape == real[k].shape and fake[k].dtype == real[k].dtype for k in real)
+
+
+def test_random_vgg19_layout_is_torchvisions():
+    from torchvision.models.vgg import cfgs, make_layers
+
+    ref = {f"features.{k}": v for k, v in make_layers(cfgs["E"]).state_dict().items()}
+    fake = random_caffe_state(VGG19_CAFFE_LAYOUT)
+    assert list(fake) == list(ref) and all(fake[k].shape == ref[k].shape for k in ref)
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_vgg16_caffe_file_loads_with_its_taps_convention_and_hash(random_vgg16_caffe):
+    """A file in the layout of vgg16_caffe_features.pth (random values) through the normal path."""
+    net = get_backbone("vgg16_caffe", weights=str(random_vgg16_caffe))
+    assert net.weights_path == str(random_vgg16_caffe)
+    assert net.weights_sha256() == _sha256(random_vgg16_caffe)
+    state = torch.load(random_vgg16_caffe, weights_only=True)
+    for i, _, _ in VGG16_CAFFE_LAYOUT:  # every tensor of the file is in the network, unchanged
+        conv = net.net.features[i]
+        assert torch.equal(conv.weight, state[f"features.{i}.weight"])
+        assert torch.equal(conv.bias, state[f"features.{i}.bias"])
+        assert not conv.weight.requires_grad
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        acts = net.taps(x, ["relu1_1", "relu2_2", "relu3_3", "relu4_3", "relu5_3", "pool5"])
+    shapes = {k: tuple(v.shape) for k, v in acts.items()}
+    assert shapes == {"relu1_1": (1, 64, 64, 96), "relu2_2": (1, 128, 32, 48), "relu3_3": (1, 256, 16, 24),
+                      "relu4_3": (1, 512, 8, 12), "relu5_3": (1, 512, 4, 6), "pool5": (1, 512, 2, 3)}
+    # the Caffe input convention: BGR, 0-255, minus the mean pixel
+    bgr = x.flip(1) * 255 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+    want = torch.nn.functional.conv2d(bgr, state["features.0.weight"], state["features.0.bias"], padding=1).relu()
+    assert torch.allclose(acts["relu1_1"], want, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("wrap", ["state_dict", "bare keys"])
+def test_caffe_file_wrapped_or_with_bare_keys_loads_the_same(tmp_path, wrap):
+    state = random_caffe_state(VGG16_CAFFE_LAYOUT, seed=5)
+    if wrap == "state_dict":
+        saved = {"state_dict": state}
+    else:
+        saved = {k.removeprefix("features."): v for k, v in state.items()}
+    path = tmp_path / "w.pth"
+    torch.save(saved, path)
+    net = get_backbone("vgg16_caffe", weights=str(path))
+    assert torch.equal(net.net.features[28].weight, state["features.28.weight"])
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("drop", "missing 1 tensors, e.g. features.28.bias"),
+    ("reshape", "size mismatch for features.14.weight"),
+])
+def test_caffe_file_with_a_missing_or_misshapen_tensor_is_one_clear_error(tmp_path, damage, message):
+    state = random_caffe_state(VGG16_CAFFE_LAYOUT)
+    if damage == "drop":
+        del state["features.28.bias"]
+    else:
+        state["features.14.weight"] = state["features.14.weight"][:, :128].contiguous()
+    path = tmp_path / f"{damage}.pth"
+    torch.save(state, path)
+    with pytest.raises(BackboneError) as e:
+        get_backbone("vgg16_caffe", weights=str(path))
+    msg = str(e.value)
+    assert msg.startswith(f"weights file {path} does not fit vgg16_caffe: ") and message in msg, msg
+    assert "\n" not in msg
 
 
 def test_caffe_model_without_weights_says_what_to_pass(tmp_path, monkeypatch):
@@ -103,7 +181,7 @@ def test_torchvision_weights_come_from_the_torch_hub_cache(tmp_path):
         "import torch; from dreamreel.engine import get_backbone, locate_weights, get_spec\n"
         "info = locate_weights(get_spec('googlenet')); print(info.origin, info.available)\n"
         "net = get_backbone('googlenet')\n"
-        "w = torch.load(info.path)['conv1.conv.weight']\n"
+        "w = torch.load(info.path, weights_only=True)['conv1.conv.weight']\n"
         "print(torch.equal(net.net.conv1.conv.weight, w), net.taps(torch.rand(1,3,64,64), ['inception4c'])['inception4c'].shape[1])\n"
     )
     env = dict(os.environ, TORCH_HOME=str(home), DREAMREEL_OFFLINE="1")

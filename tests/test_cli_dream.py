@@ -1,9 +1,10 @@
+import hashlib
 import json
 import os
 
 import pytest
 
-from conftest import SAMPLES, VGG16_CAFFE
+from conftest import SAMPLES, VGG16_CAFFE_LAYOUT, VGG16_CAFFE_SHA256, random_caffe_state
 
 FIG = SAMPLES / "figures.jpg"
 QUICK = ["--size", "96", "--octaves", "2", "--steps", "3"]
@@ -46,14 +47,37 @@ def test_channels_class_noise_solid_and_blend_starts(run_cli, tmp_path):
     assert s["start"]["alpha"] == 0.4
 
 
-def test_vgg16_caffe_dream_with_shared_weights(run_cli, tmp_path):
+def test_vgg16_caffe_dream_with_shared_weights(run_cli, tmp_path, vgg16_caffe_file):
     out = tmp_path / "vgg.png"
-    code, _, err = run_cli("dream", FIG, "-o", out, "--model", "vgg16_caffe", "--weights", VGG16_CAFFE,
+    code, _, err = run_cli("dream", FIG, "-o", out, "--model", "vgg16_caffe", "--weights", vgg16_caffe_file,
                            "--layers", "relu4_3", *QUICK)
     assert code == 0, err
     s = json.loads((tmp_path / "vgg.settings.json").read_text())
     assert s["model"] == "vgg16_caffe"
-    assert s["weights"]["sha256"] == "6d1d9fc9c08447af1cdc852d0bc3887479d6a6bcb583393d563dbcf67c98ab65"
+    assert s["weights"]["sha256"] == VGG16_CAFFE_SHA256
+
+
+def test_dream_with_a_caffe_file_given_by_weights_records_its_hash(run_cli, tmp_path, random_vgg16_caffe):
+    out = tmp_path / "vgg.png"
+    code, _, err = run_cli("dream", FIG, "-o", out, "--model", "vgg16_caffe", "--weights", random_vgg16_caffe,
+                           "--layers", "relu3_3", *QUICK)
+    assert code == 0, err
+    s = json.loads((tmp_path / "vgg.settings.json").read_text())
+    assert s["model"] == "vgg16_caffe" and s["objective"] == "layer(relu3_3)"
+    assert s["weights"]["sha256"] == hashlib.sha256(random_vgg16_caffe.read_bytes()).hexdigest()
+    assert out.exists()
+
+
+def test_caffe_file_missing_a_tensor_is_one_line_and_exit_2(run_cli, tmp_path):
+    import torch
+
+    state = random_caffe_state(VGG16_CAFFE_LAYOUT)
+    del state["features.0.weight"]
+    bad = tmp_path / "short.pth"
+    torch.save(state, bad)
+    code, _, err = run_cli("dream", FIG, "-o", tmp_path / "x.png", "--model", "vgg16_caffe", "--weights", bad, *QUICK)
+    assert code == 2 and "does not fit vgg16_caffe" in err and "features.0.weight" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
 
 
 @pytest.mark.parametrize("args, message", [

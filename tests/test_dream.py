@@ -92,7 +92,7 @@ def _tiled_run(tile: int, out_path) -> tuple[float, dict]:
                           str(out_path), str(SAMPLES / "figures.jpg"), "2"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    return float(res.stdout.strip().splitlines()[-1]), torch.load(out_path)
+    return float(res.stdout.strip().splitlines()[-1]), torch.load(out_path, weights_only=True)
 
 
 @pytest.mark.slow

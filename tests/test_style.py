@@ -1,4 +1,5 @@
 """Style transfer: the engine's losses and optimiser, and the ``stylize`` command (small sizes)."""
+import hashlib
 import json
 
 import pytest
@@ -9,12 +10,8 @@ from dreamreel.engine.colorspace import lab_to_rgb, rgb_to_lab, rgb_to_ycbcr, yc
 from dreamreel.engine.style import (StyleParams, StyleTransfer, Temporal, judge, style_size, style_targets,
                                     stylize)
 
-from conftest import MEDIA, VGG16_CAFFE, load
+from conftest import SCREAM, STARRY, TUBINGEN as CONTENT, load
 from helpers.gif_parse import gif_info
-
-CONTENT = MEDIA / "tubingen.jpg"
-STARRY = MEDIA / "starry_night.jpg"
-SCREAM = MEDIA / "the_scream.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +121,10 @@ def test_temporal_term_pulls_toward_the_previous_frame_inside_the_mask(lite0, pi
     assert d_pulled < 0.5 * d_free, (d_pulled, d_free)
 
 
-def test_vgg_classic_recipe_and_judge(pics):
+def test_vgg_classic_recipe_and_judge(pics, vgg16_caffe_file):
     from dreamreel.engine import get_backbone
 
-    vgg = get_backbone("vgg16_caffe", weights=str(VGG16_CAFFE))
+    vgg = get_backbone("vgg16_caffe", weights=str(vgg16_caffe_file))
     c, s = pics["content"], pics["starry"]
     out = stylize(vgg, c, [s], params=StyleParams(iters=10))
     before, after = judge(vgg, c, c, [s]), judge(vgg, out, c, [s])
@@ -193,12 +190,31 @@ def test_stylize_still_writes_picture_settings_and_names_the_model(run_cli, tmp_
     assert len(s["styles"]) == 2 and s["frame_size"] == [64, 48] and len(s["weights"]["sha256"]) == 64
 
 
-def test_stylize_with_a_caffe_vgg_file_picks_vgg16(run_cli, tmp_path):
-    code, _, err = run_cli("stylize", CONTENT, "--style", STARRY, "--weights", VGG16_CAFFE, "-o",
+@pytest.mark.parametrize("layers", [13, 16])
+def test_stylize_with_a_caffe_vgg_file_picks_vgg16_or_vgg19(run_cli, tmp_path, request, layers):
+    """The model follows the number of convolutions in the --weights file (random weights, real layout)."""
+    name = "vgg16_caffe" if layers == 13 else "vgg19_caffe"
+    path = request.getfixturevalue(f"random_{name}")
+    code, _, err = run_cli("stylize", CONTENT, "--style", STARRY, "--weights", path, "-o",
                            tmp_path / "v.png", "--size", "64", "--iters", "2")
     assert code == 0, err
+    assert f"model: {name}" in err
     s = json.loads((tmp_path / "v.settings.json").read_text())
-    assert s["model"] == "vgg16_caffe" and s["recipe"]["name"] == "vgg-classic"
+    assert s["model"] == name and s["recipe"]["name"] == "vgg-classic"
+    assert s["weights"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (tmp_path / "v.png").exists()
+
+
+def test_stylize_with_a_weights_file_of_unknown_layout_asks_for_the_model(run_cli, tmp_path):
+    import torch
+
+    from conftest import VGG16_CAFFE_LAYOUT, random_caffe_state
+
+    bad = tmp_path / "twelve.pth"
+    state = random_caffe_state(VGG16_CAFFE_LAYOUT[:12])
+    torch.save(state, bad)
+    code, _, err = run_cli("stylize", CONTENT, "--style", STARRY, "--weights", bad, "-o", tmp_path / "x.png", *QUICK)
+    assert code == 2 and "(12 convolutions); give --model" in err and len(err.strip().splitlines()) == 1
 
 
 def test_progression_gif_has_a_frame_every_n_iterations(run_cli, tmp_path):

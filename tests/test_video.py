@@ -6,11 +6,8 @@ import pytest
 from dreamreel.animator.media import ClipReader, FrameDir, open_clip
 from dreamreel.animator.media.ffmpeg import probe_video
 
-from conftest import MEDIA
+from conftest import BUNNY, CLIP, STARRY  # CLIP: 24 frames, 24 fps, no audio; BUNNY: 25 fps, with audio
 from helpers.gif_parse import gif_info
-
-CLIP = MEDIA / "one_second_clip.mp4"  # 24 frames, 24 fps, no audio
-BUNNY = MEDIA / "bigbuckbunny.mp4"  # 25 fps, with audio
 FAST = ["--width", "96", "--octaves", "1", "--steps", "2", "--refine-steps", "1"]
 
 
@@ -109,9 +106,6 @@ def test_video_dream_persistence_keeps_the_dream_from_piling_up(run_cli, tmp_pat
     assert fading[-1] < 1.08 * fading[-6], fading
     # ... well below the piled-up one
     assert fading[-1] < 0.7 * keep_all[-1], (fading, keep_all)
-
-
-STARRY = MEDIA / "starry_night.jpg"
 
 
 def test_video_style_keeps_fps_size_count_and_steadies_frames(run_cli, tmp_path):
