@@ -58,7 +58,8 @@ def _same_family(a: str, b: str) -> bool:
 
 def models() -> None:
     """List the backbones, their layers, and whether their weights are on this machine."""
-    from ..engine.backbones import MODELS, hub_checkpoint_dir, locate_weights
+    from ..engine.backbones import MODELS
+    from ..engine.weights import hub_checkpoint_dir, locate_weights
 
     table = Table(title="dreamreel backbones", show_lines=True)
     for col in ("model", "weights", "default", "layers"):

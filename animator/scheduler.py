@@ -11,7 +11,6 @@ render resumed from its frames on disk continues bit for bit as if it had never 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path

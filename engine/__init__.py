@@ -11,9 +11,9 @@ import importlib
 
 _EXPORTS = {
     "objectives": None,
-    "DEFAULT_MODEL": "backbones", "MODELS": "backbones", "Backbone": "backbones", "BackboneError": "backbones",
-    "WeightsUnavailable": "backbones", "get_backbone": "backbones", "get_spec": "backbones",
-    "locate_weights": "backbones",
+    "DEFAULT_MODEL": "backbones", "MODELS": "backbones", "Backbone": "backbones", "get_backbone": "backbones",
+    "get_spec": "backbones",
+    "BackboneError": "weights", "WeightsUnavailable": "weights", "locate_weights": "weights",
     "pick_device": "device",
     "DreamParams": "params",
     "dream": "deepdream", "dream_step": "deepdream", "octave_sizes": "deepdream", "ascend": "deepdream",

@@ -20,8 +20,7 @@ import torch
 from torch import nn
 
 from . import lite0
-from .weights import (BackboneError, WeightsInfo, WeightsUnavailable, fetch_weights,  # noqa: F401
-                      file_sha256, hub_checkpoint_dir, load_into, locate_weights, read_state_dict)
+from .weights import BackboneError, fetch_weights, file_sha256, load_into, read_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 
 from .backbones import Backbone
-from .imageops import gaussian_blur, resize, smooth_gradient  # noqa: F401 (gaussian_blur: re-exported)
+from .imageops import resize, smooth_gradient
 from .objectives import Objective
 from .params import DreamParams
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from dreamreel.engine import DreamParams, dream, objectives, octave_sizes
-from dreamreel.engine.deepdream import gaussian_blur, tile_margin
+from dreamreel.engine.deepdream import tile_margin
+from dreamreel.engine.imageops import gaussian_blur
 from dreamreel.engine.start import blend, noise, solid
 
 from conftest import REPO, SAMPLES, load
@@ -56,7 +57,7 @@ def test_objectives_compose_like_numbers(lite0):
 
 
 def test_class_names_resolve_and_suggest():
-    from dreamreel.engine.backbones import BackboneError
+    from dreamreel.engine.weights import BackboneError
 
     assert objectives.resolve_class("jellyfish") == 107
     assert objectives.resolve_class("107") == 107

@@ -7,8 +7,10 @@ import sys
 
 import pytest
 
-from dreamreel.animator.configs import Backend, DreamConfig, Outputs, StyleSpec, VideoConfig, ClipSpec, build
+from dreamreel.animator.configs import Backend, ClipSpec, DreamConfig, Outputs, Picture, StyleSpec, VideoConfig, build
 from dreamreel.animator.errors import UserError
+
+from conftest import CLIP
 
 
 def _python(code: str, env: dict | None = None) -> str:
@@ -56,12 +58,15 @@ def test_settings_use_the_same_keys_in_every_command():
 
 
 @pytest.mark.parametrize("config, message", [
-    (VideoConfig(clip=ClipSpec("c.mp4"), outputs=Outputs(mp4="o.mp4"), style_spec=StyleSpec(("x.jpg",))),
+    (VideoConfig(clip=ClipSpec(str(CLIP)), outputs=Outputs(mp4="o.mp4"), style_spec=StyleSpec(("x.jpg",))),
      "style image not found: x.jpg"),
-    (VideoConfig(clip=ClipSpec("c.mp4"), outputs=Outputs(mp4="o.mp4"), dream_clip=True, flow="magic"),
+    (VideoConfig(clip=ClipSpec(str(CLIP)), outputs=Outputs(mp4="o.mp4"), dream_clip=True, flow="magic"),
      "use one of dis, farneback, raft, raft_small, raft_large"),
-    (DreamConfig(output="x.png", backend=Backend(weights="nowhere.pth")), "weights file not found: nowhere.pth"),
-    (DreamConfig(output="x.txt"), "must end in one of .png"),
+    (DreamConfig(output="x.png", picture=Picture("noise"), backend=Backend(weights="nowhere.pth")),
+     "weights file not found: nowhere.pth"),
+    (DreamConfig(output="x.txt", picture=Picture("noise")), "must end in one of .png"),
+    (DreamConfig(output="x.png", picture=Picture("missing.jpg")), "file not found: missing.jpg"),
+    (VideoConfig(clip=ClipSpec("nope.mp4"), outputs=Outputs(mp4="o.mp4"), dream_clip=True), "file not found: nope.mp4"),
 ])
 def test_configs_check_themselves_in_one_line(config, message):
     with pytest.raises(UserError, match=message):

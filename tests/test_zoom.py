@@ -138,13 +138,13 @@ def test_presets_are_listed_and_valid(run_cli):
     assert code == 0
     for name in ("classic-zoom", "spiral", "drift", "tunnel", "gentle"):
         assert name in out + err
-        zoom_config({"mp4": "z.mp4"}, name)  # every shipped preset resolves (keys, schedules, layers syntax)
+        zoom_config({"mp4": "z.mp4", "image": "noise"}, name)  # every shipped preset resolves (keys, schedules, layers syntax)
 
 
 def test_preset_values_are_defaults_that_the_command_line_overrides():
-    cfg = zoom_config({"zoom": None, "angle": "0:(3)", "mp4": "z.mp4"}, "spiral")
+    cfg = zoom_config({"zoom": None, "angle": "0:(3)", "mp4": "z.mp4", "image": "noise"}, "spiral")
     assert cfg.zoom == "0:(1.02)" and cfg.angle == "0:(3)" and cfg.target.layers == "block5,block8"
-    assert zoom_config({"mp4": "z.mp4"}, "drift").border == "wrap"
+    assert zoom_config({"mp4": "z.mp4", "image": "noise"}, "drift").border == "wrap"
 
 
 def test_unknown_preset_key_is_named(run_cli, tmp_path):

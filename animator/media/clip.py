@@ -14,7 +14,7 @@ import imageio_ffmpeg
 import numpy as np
 import torch
 
-from ..errors import SourceEnded, UserError
+from ..errors import SourceEnded, UserError, require_file
 from .ffmpeg import FfmpegError, probe_video, run_ffmpeg
 
 
@@ -37,10 +37,7 @@ def _even(n: float) -> int:
 def open_clip(path: str, width: int | None = None, start: float = 0.0, end: float | None = None,
               max_frames: int | None = None) -> ClipInfo:
     """Probe ``path`` and resolve the frames a render will use. Bad input -> one-line UserError."""
-    if not os.path.exists(path):
-        raise UserError(f"file not found: {path}")
-    if os.path.isdir(path):
-        raise UserError(f"{path} is a folder, not a video")
+    require_file(path, kind="a video")
     try:
         info = probe_video(path)
     except Exception:

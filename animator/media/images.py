@@ -5,7 +5,6 @@ a GPU; :func:`to_uint8` is the only place where they become 8-bit.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Union
 
@@ -13,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, require_file
 from .atomic import PathLike, write_atomic
 
 Frame = Union[torch.Tensor, np.ndarray]
@@ -72,10 +71,7 @@ def decode_image(path: PathLike) -> np.ndarray:
 def read_image(path: PathLike, device: torch.device | str | None = None) -> torch.Tensor:
     """An image file as a (1, 3, H, W) float32 tensor in [0, 1] (grey expanded, alpha dropped, 16 bits
     reduced to 8). A missing, folder or undecodable path is a one-line UserError."""
-    if not os.path.exists(path):
-        raise UserError(f"file not found: {path}")
-    if os.path.isdir(path):
-        raise UserError(f"{path} is a folder, not an image")
+    require_file(path, kind="an image")
     try:
         arr = decode_image(path)
     except (ValueError, OSError):

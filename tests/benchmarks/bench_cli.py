@@ -50,7 +50,8 @@ def main() -> None:
               f"torch {'loaded' if torch_loaded else 'not loaded'}")
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
-    print(f"{'(for scale: python -c \"import torch\")':<52} {time.perf_counter() - t:.3f} s")
+    label = '(for scale: python -c "import torch")'
+    print(f"{label:<52} {time.perf_counter() - t:.3f} s")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,255 @@
+"""The parts every command's config is built from, and the config base class.
+
+:class:`Picture` (start picture and size), :class:`Backend` (model, weights, device, seed),
+:class:`Target` (what to dream), :class:`Outputs` (GIF, MP4, frames, resume), :class:`ClipSpec`
+(which frames of a clip), :class:`StyleSpec` (style pictures and how they are sized); the dream's
+own numbers are the engine's :class:`DreamParams`. :func:`build` makes a config from the flat
+options the command line gives. Nothing here loads torch.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import ClassVar
+
+from ..engine.params import DreamParams
+from .errors import UserError, require_file
+
+COLOR_MODES = ("none", "lab", "rgb", "hsv")
+CARRIES = ("flow", "blend", "none")
+OPTIMIZERS = ("lbfgs", "adam")
+COLOR_SPACES = ("ycbcr", "lab")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def fail_if(condition: bool, message: str) -> None:
+    if condition:
+        raise UserError(message)
+
+
+def check_file(path: str | None, what: str = "file") -> None:
+    """A file the user named is there (its content is checked where it is read)."""
+    if path is not None:
+        require_file(path, what)
+
+
+def is_generated(image: str) -> bool:
+    """``noise`` and ``solid:#RRGGBB`` start pictures are made, not read (unless a file has that name)."""
+    low = image.lower()
+    return (low == "noise" or low.startswith(("solid:", "color:"))) and not os.path.exists(image)
+
+
+def check_dream(params: DreamParams) -> None:
+    """The engine's own checks of the dream numbers, as one user line."""
+    try:
+        params.validate()
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def check_color(mode: str) -> None:
+    fail_if(mode not in COLOR_MODES, f"unknown --color-coherence {mode!r}; use one of {', '.join(COLOR_MODES)}")
+
+
+def check_ext(path: str, exts: tuple[str, ...], what: str = "output") -> None:
+    fail_if(os.path.splitext(path)[1].lower() not in exts, f"{what} {path} must end in one of {', '.join(exts)}"
+            if len(exts) > 1 else f"{what} {path} must end in {exts[0]}")
+
+
+def parse_style_weights(text: str | None, n: int) -> list[float] | None:
+    """``"0.7,0.3"`` -> [0.7, 0.3] for ``n`` style pictures; every weight > 0."""
+    if text is None:
+        return None
+    try:
+        ws = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise UserError(f"bad --style-weights {text!r}: give numbers like 0.7,0.3") from None
+    fail_if(len(ws) != n, f"--style-weights has {len(ws)} value{'s' * (len(ws) != 1)} for {n} --style "
+                          f"image{'s' * (n != 1)}")
+    bad = [w for w in ws if not (w > 0 and math.isfinite(w))]
+    fail_if(bool(bad), f"--style-weights must all be > 0 (got {bad[0]:g})" if bad else "")
+    return ws
+
+
+def flatten(obj) -> dict:
+    """A config as one flat dict: nested parts' fields at the top level (``klass`` as ``class``)."""
+    out: dict = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if f.metadata.get("flat"):
+            out.update(flatten(v))
+        elif is_dataclass(v):
+            out[f.name] = {k.name: getattr(v, k.name) for k in fields(v)}
+        else:
+            out["class" if f.name == "klass" else f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def part(default_factory) -> field:
+    """A nested part whose fields are recorded at the top level of the settings."""
+    return field(default_factory=default_factory, metadata={"flat": True})
+
+
+def build(cls, values: dict, dream_keys: dict[str, str] | None = None):
+    """A config from flat option values (what the command line gives; ``None`` = not given).
+
+    Each value goes to the field, or the nested part's field, of its name. The ``dream`` part
+    (:class:`DreamParams`) takes the options ``dream_keys`` maps to its fields (option name ->
+    field: ``{"dream_steps": "steps"}``), by default every option named as one of its fields.
+    """
+    given = {k: v for k, v in values.items() if v is not None}
+    if dream_keys is None:
+        dream_keys = {k: k for k in DreamParams.__dataclass_fields__ if k != "seed"}
+    kw = {}
+    for f in fields(cls):
+        if f.metadata.get("flat"):
+            kw[f.name] = build_part(f.default_factory(), given)
+        elif f.name == "dream":
+            kw[f.name] = build_part(f.default_factory(), {d: given[k] for k, d in dream_keys.items() if k in given})
+        elif f.name in given:
+            kw[f.name] = tuple(given[f.name]) if isinstance(given[f.name], list) else given[f.name]
+    return cls(**kw)
+
+
+def build_part(default, given: dict):
+    """``default`` (a dataclass instance) with the fields ``given`` names replaced."""
+    return replace(default, **{f.name: tuple(given[f.name]) if isinstance(given[f.name], list) else given[f.name]
+                                for f in fields(default) if f.name in given})
+
+
+# --------------------------------------------------------------------------- the shared parts
+
+
+@dataclass(frozen=True)
+class Picture:
+    """The start (or content) picture: a file, ``noise`` or ``solid:#RRGGBB``, and its longest side."""
+
+    image: str = ""
+    size: int = 512
+
+    def validate(self) -> None:
+        fail_if(self.size < 1, f"--size must be positive (got {self.size})")
+        if not is_generated(self.image):
+            check_file(self.image)
+
+
+@dataclass(frozen=True)
+class Backend:
+    model: str | None = None  # None: the command's default (efficientnet_lite0; stylising picks VGG first)
+    weights: str | None = None
+    device: str = "auto"
+    seed: int = 0
+
+    def validate(self) -> None:
+        fail_if(self.weights is not None and not os.path.isfile(self.weights),
+                f"weights file not found: {self.weights}")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a dream maximises, as typed: layers, channels of one layer, a class, a guide picture."""
+
+    layers: str | None = None
+    channels: str | None = None
+    klass: str | None = None
+    guide: str | None = None
+    similarity: str = "dot"
+    pixel_weight: float = 0.0
+
+    def validate(self) -> None:
+        fail_if(self.pixel_weight < 0, f"--pixel-weight must be >= 0 (got {self.pixel_weight})")
+        check_file(self.guide, "guide image")
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where an animation goes. The PNG frames are always kept: they are what --resume continues."""
+
+    mp4: str | None = None
+    gif: str | None = None
+    frames_dir: str | None = None
+    gif_every: int = 1  # one GIF frame per this many frames
+    gif_width: int | None = None
+    fps: float = 24.0
+    resume: bool = False
+
+    def validate(self) -> None:
+        fail_if(not self.fps > 0, f"--fps must be > 0 (got {self.fps})")
+        fail_if(self.gif_every < 1, f"--every must be >= 1 (got {self.gif_every})")
+        for path, ext in ((self.mp4, ".mp4"), (self.gif, ".gif")):
+            if path:
+                check_ext(path, (ext,))
+
+    @property
+    def main(self) -> str | None:
+        return self.mp4 or self.gif
+
+    def frames_folder(self) -> str:
+        return self.frames_dir or os.path.splitext(self.main)[0] + "_frames"
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    path: str
+    width: int | None = None
+    start: float = 0.0
+    end: float | None = None
+    max_frames: int | None = None
+
+    def validate(self) -> None:
+        check_file(self.path)
+
+
+@dataclass(frozen=True)
+class StyleSpec:
+    """Style pictures, their blend weights and their size relative to the output."""
+
+    styles: tuple[str, ...] = ()
+    style_weights: str | None = None  # "0.7,0.3"
+    style_scale: float = 1.0
+    max_style_size: int | None = None
+
+    def validate(self) -> None:
+        parse_style_weights(self.style_weights, len(self.styles))
+        for path in self.styles:
+            fail_if(not os.path.exists(path), f"style image not found: {path}")
+        fail_if(not self.styles, "give at least one --style image")
+        fail_if(not self.style_scale > 0, f"--style-scale must be > 0 (got {self.style_scale:g})")
+        fail_if(self.max_style_size is not None and self.max_style_size < 1,
+                f"--max-style-size must be positive (got {self.max_style_size})")
+
+    @property
+    def blend(self) -> list[float] | None:
+        return parse_style_weights(self.style_weights, len(self.styles))
+
+
+class Config:
+    """What every command's config has: a name, checks, and its settings."""
+
+    command: ClassVar[str]
+    not_recorded: ClassVar[tuple[str, ...]] = ("resume",)
+
+    def validate(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if hasattr(v, "validate") and not isinstance(v, DreamParams):
+                v.validate()
+            elif isinstance(v, DreamParams):
+                check_dream(v)
+        self.check()
+
+    def check(self) -> None:
+        """The command's own checks (the shared parts check themselves)."""
+
+    def as_settings(self) -> dict:
+        flat = flatten(self)
+        outputs = {k: flat.pop(k) for k in ("mp4", "gif", "frames_dir", "output") if k in flat}
+        for k in self.not_recorded:
+            flat.pop(k, None)
+        if "style_weights" in flat:  # as numbers
+            flat["style_weights"] = self.style_spec.blend
+        return {"command": self.command, **flat, "outputs": outputs}
+
+
+# --------------------------------------------------------------------------- the commands
