@@ -8,12 +8,11 @@ options the command line gives. Nothing here loads torch.
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import ClassVar
 
-from ..engine.params import DreamParams
+from ..engine.params import DreamParams, blend_weights
 from .errors import UserError, require_file
 
 COLOR_MODES = ("none", "lab", "rgb", "hsv")
@@ -67,8 +66,10 @@ def parse_style_weights(text: str | None, n: int) -> list[float] | None:
         raise UserError(f"bad --style-weights {text!r}: give numbers like 0.7,0.3") from None
     fail_if(len(ws) != n, f"--style-weights has {len(ws)} value{'s' * (len(ws) != 1)} for {n} --style "
                           f"image{'s' * (n != 1)}")
-    bad = [w for w in ws if not (w > 0 and math.isfinite(w))]
-    fail_if(bool(bad), f"--style-weights must all be > 0 (got {bad[0]:g})" if bad else "")
+    try:
+        blend_weights(n, ws)  # the engine's rule
+    except ValueError as e:
+        raise UserError(f"--style-weights: {e}") from None
     return ws
 
 

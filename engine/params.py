@@ -5,7 +5,9 @@ loads.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 # optical flow methods (engine.flow): OpenCV's DIS and Farneback, torchvision's RAFT ("raft" = the small one)
 FLOW_METHODS = ("dis", "farneback", "raft", "raft_small", "raft_large")
@@ -38,3 +40,17 @@ class DreamParams:
             raise ValueError("jitter and smooth must be >= 0")
         if self.tile and self.tile < 64:
             raise ValueError(f"tile must be 0 (off) or >= 64 px (got {self.tile})")
+
+
+def blend_weights(n: int, weights: Sequence[float] | None) -> list[float]:
+    """Blend weights of ``n`` style pictures, normalised to sum 1 (``None``: equal). Each must be > 0:
+    a picture with weight 0 is a picture left out, and the one rule for the library and the CLI."""
+    if weights is None:
+        return [1.0 / n] * n
+    if len(weights) != n:
+        raise ValueError(f"{len(weights)} style weights for {n} style images")
+    bad = [w for w in weights if not (w > 0 and math.isfinite(w))]
+    if bad:
+        raise ValueError(f"style weights must all be > 0 (got {bad[0]:g})")
+    s = float(sum(weights))
+    return [float(w) / s for w in weights]

@@ -2,7 +2,6 @@
 :func:`judge`, and the temporal term of video style transfer (Ruder et al. 2016)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -12,6 +11,7 @@ import torch.nn.functional as F
 from ..backbones import Backbone
 from ..colorspace import keep_colors, luminance_image
 from ..imageops import resize
+from ..params import blend_weights
 from .recipes import StyleParams, StyleRecipe, recipe_for
 from .stats import style_stats, tv_loss
 from .taps import check_taps, padded_taps
@@ -48,17 +48,6 @@ class StyleTargets:
     mean_norm: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def blend_weights(n: int, weights: Sequence[float] | None) -> list[float]:
-    if weights is None:
-        return [1.0 / n] * n
-    if len(weights) != n:
-        raise ValueError(f"{len(weights)} style weights for {n} style images")
-    if any(not (w >= 0 and math.isfinite(w)) for w in weights) or sum(weights) <= 0:
-        raise ValueError(f"style weights must be >= 0 and not all 0 (got {list(weights)})")
-    s = float(sum(weights))
-    return [float(w) / s for w in weights]
-
-
 def _check_norm(recipe: StyleRecipe) -> None:
     if recipe.layer_norm not in ("none", "energy"):
         raise ValueError(f"unknown layer normalisation {recipe.layer_norm!r}")
@@ -85,8 +74,6 @@ def _style_targets(net: Backbone, styles: Sequence[torch.Tensor], style_weights:
     grams: dict[str, torch.Tensor] = {}
     means: dict[str, torch.Tensor] = {}
     for w, s in zip(weights, styles):
-        if w == 0:
-            continue  # exactly the same targets as leaving the picture out
         sa = padded_taps(net, s.to(dev), recipe.style_layers, recipe.pad)
         for n in recipe.style_layers:
             gs, m = style_stats(sa[n], recipe.centered, recipe.shifts)
