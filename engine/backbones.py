@@ -12,6 +12,7 @@ network only as far as the deepest requested tap. Weights are located and read b
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Callable
@@ -43,11 +44,21 @@ class ModelSpec:
     tap_modules: dict[str, str]  # tap -> module path inside the network (public taps and internal ones)
     default_layers: tuple[str, ...]
     build: Callable[[], nn.Module] = field(repr=False)
-    weights_file: str | None = None  # file name in the hub cache
-    weights_url: str | None = None
+    cache_file: str | None = None  # file name in the hub cache (when there is no URL)
+    url: Callable[[], str] | None = field(default=None, repr=False)  # where torchvision downloads it from
     has_classifier: bool = True
     min_size: int = 32
     after_load: Callable[[nn.Module], None] | None = field(default=None, repr=False)
+
+    @property
+    def weights_url(self) -> str | None:
+        """The download URL; asked of torchvision only when needed (its model zoo is slow to import)."""
+        return self.url() if self.url else None
+
+    @property
+    def weights_file(self) -> str | None:
+        """The weights' file name in the hub cache (torchvision's own name for its models)."""
+        return os.path.basename(self.weights_url) if self.url else self.cache_file
 
     @property
     def layer_taps(self) -> tuple[str, ...]:
@@ -100,7 +111,7 @@ def _lite0_spec() -> ModelSpec:
         tap_modules=modules,
         default_layers=("block6", "block9"),
         build=lite0.EfficientNetLite0,
-        weights_file=os.path.basename("efficientnet-lite0-57934424.pth"),
+        cache_file="efficientnet-lite0-57934424.pth",
     )
 
 
@@ -165,10 +176,14 @@ def _drop_aux(model: nn.Module) -> None:
             setattr(model, attr, None)
 
 
-def _tv_spec(name, description, taps, default, min_size=32, **kwargs) -> ModelSpec:
+@functools.cache
+def _tv_url(name: str) -> str:
     from torchvision.models import get_model_weights
 
-    w = get_model_weights(name).DEFAULT
+    return get_model_weights(name).DEFAULT.url
+
+
+def _tv_spec(name, description, taps, default, min_size=32, **kwargs) -> ModelSpec:
     tap_modules = taps if isinstance(taps, dict) else {t: t for t in taps}
     after = _drop_aux if name in ("googlenet", "inception_v3") else _no_inplace
     return ModelSpec(
@@ -180,8 +195,7 @@ def _tv_spec(name, description, taps, default, min_size=32, **kwargs) -> ModelSp
         tap_modules=tap_modules,
         default_layers=default,
         build=_tv_builder(name, **kwargs),
-        weights_file=os.path.basename(w.url),
-        weights_url=w.url,
+        url=functools.partial(_tv_url, name),
         min_size=min_size,
         after_load=after,
     )
@@ -198,7 +212,7 @@ def _caffe_spec(name: str, cfg: list, default: tuple[str, ...], cached: str) -> 
         tap_modules=taps,
         default_layers=default,
         build=lambda: VGGFeatures(cfg),
-        weights_file=cached,
+        cache_file=cached,
         has_classifier=False,
     )
 

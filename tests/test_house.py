@@ -79,3 +79,10 @@ def test_zero_style_weight_is_one_rule_for_stills_and_clips(tmp_path):
     spec = StyleSpec((str(style), str(style)), style_weights="1,0")
     with pytest.raises(UserError, match="must all be > 0"):
         spec.validate()
+
+
+def test_a_lite0_dream_does_not_load_torchvisions_model_zoo(tmp_path):
+    code = ("import sys\nfrom dreamreel.animator.cli import main\n"
+            f"try:\n    main(['dream', 'noise', '-o', r'{tmp_path / 'd.png'}', '--size', '64', '--steps', '1'])\n"
+            "except SystemExit as e:\n    print(e.code, 'torchvision.models' in sys.modules)\n")
+    assert _python(code) == "0 False"

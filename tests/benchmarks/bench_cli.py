@@ -1,4 +1,5 @@
-"""How fast the command line answers when nothing is rendered: help, presets, typing mistakes.
+"""How fast the command line answers: help, presets, typing mistakes (nothing rendered), and a
+tiny dream (what loading costs around it).
 
     python tests/benchmarks/bench_cli.py [--repeats 5]
 
@@ -19,7 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PROBE = ("import sys, runpy; sys.argv = ['dreamreel', *sys.argv[1:]]\n"
          "try:\n    from dreamreel.animator.cli import main; main()\n"
-         "finally:\n    print('TORCH-LOADED' if 'torch' in sys.modules else 'TORCH-NOT-LOADED', file=sys.stderr)\n")
+         "finally:\n    print('TORCH-LOADED' if 'torch' in sys.modules else 'TORCH-NOT-LOADED',\n"
+         "          'ZOO-LOADED' if 'torchvision.models' in sys.modules else '', file=sys.stderr)\n")
 
 
 def main() -> None:
@@ -36,18 +38,21 @@ def main() -> None:
         "missing file (dream missing.jpg)": ["dream", "missing.jpg", "-o", f"{tmp}/x.png"],
         "bad schedule (zoom --zoom '0:(1.02), 10 (1.1)')": ["zoom", fig, "-o", f"{tmp}/z.mp4", "--zoom", "0:(1.02), 10 (1.1)"],
         "bad output (zoom -o z.txt)": ["zoom", fig, "-o", f"{tmp}/z.txt"],
+        "a 128 px dream (dream --size 128)": ["dream", fig, "-o", f"{tmp}/d.png", "--size", "128"],
     }
     print(f"bench_cli: {a.repeats} runs each, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     for name, args in cases.items():
-        times, torch_loaded, code = [], False, 0
+        times, torch_loaded, zoo_loaded, code = [], False, False, 0
         for _ in range(a.repeats):
             t = time.perf_counter()
             out = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True)
             times.append(time.perf_counter() - t)
             torch_loaded |= "TORCH-LOADED" in out.stderr
+            zoo_loaded |= "ZOO-LOADED" in out.stderr
             code = out.returncode
         print(f"{name:<52} best {min(times):.3f} s  median {statistics.median(times):.3f} s  exit {code}  "
-              f"torch {'loaded' if torch_loaded else 'not loaded'}")
+              f"torch {'loaded' if torch_loaded else 'not loaded'}"
+              f"{', torchvision.models loaded' if zoo_loaded else ''}")
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
     label = '(for scale: python -c "import torch")'
