@@ -73,6 +73,11 @@ def zoom(
     steps: Optional[str] = typer.Option(None, help="Dream steps per octave, schedule."),
     octaves: Optional[str] = typer.Option(None, help="Octaves per frame, schedule."),
     octave_scale: Optional[float] = typer.Option(None, help="Size ratio between octaves."),
+    objective: Optional[str] = typer.Option(None, help="What to dream, as a schedule: '0: block6, 120: block9:12, "
+                                                       "240: class:jellyfish' (terms: LAYER, LAYER:CH|CH, class:NAME, "
+                                                       "guide:PATH, random:LAYER[:FRACTION], w*TERM + TERM)."),
+    objective_fade: Optional[int] = typer.Option(None, help="Frames over which one objective cross-fades into the next."),
+    reseed_every: Optional[int] = typer.Option(None, help="random:LAYER draws new channels every N frames."),
     guide: Optional[str] = typer.Option(None, help="Guide image: its features at the layer(s) steer the dream."),
     similarity: Optional[str] = typer.Option(None, help="Guide similarity: dot, l1 or l2."),
     pixel_weight: Optional[float] = typer.Option(None, help="Keep the start picture's mean colours (weight)."),

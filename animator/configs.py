@@ -22,6 +22,7 @@ from .config_parts import (CARRIES, COLOR_SPACES, IMAGE_EXTS, OPTIMIZERS, Backen
                            Picture, StyleSpec, Target, build, check_color, check_dream, check_ext, check_file, fail_if,
                            part)
 from .errors import UserError
+from .objective_schedule import ObjectiveSchedule, parse_objective_schedule
 from .schedule import ScheduleError, parse_schedule
 
 __all__ = ["Backend", "ClipSpec", "Outputs", "Picture", "StyleSpec", "Target", "build", "check_dream",
@@ -264,6 +265,9 @@ class ZoomConfig(Config):
     border: str = "reflect"
     crf: int = 18
     dither: str = "sierra2_4a"
+    objective: str | None = None  # an objective schedule (see objective_schedule.py); else the target's
+    objective_fade: int = 24
+    reseed_every: int = 30
     # per render (command line only)
     preset: str = DEFAULT_PRESET
     tile: int = 0
@@ -281,6 +285,12 @@ class ZoomConfig(Config):
         check_dream(self.base_dream())
         for name in SCHEDULES:
             self.schedule(name)  # parse now: errors before any rendering
+        self.objective_schedule()
+
+    def objective_schedule(self) -> ObjectiveSchedule | None:
+        if self.objective is None:
+            return None
+        return parse_objective_schedule(str(self.objective), self.objective_fade, self.reseed_every)
 
     def base_dream(self) -> DreamParams:
         """The dream numbers that do not change over time (the scheduled ones are set per frame)."""
@@ -315,6 +325,11 @@ def zoom_config(cli: dict, preset_name: str | None) -> ZoomConfig:
             if unknown else "")
     if "class" in data:
         data["klass"] = data.pop("class")
+    asked = [k for k in ("layers", "channels", "klass") if cli.get(k) is not None]
+    if asked and cli.get("objective") is not None:
+        raise UserError(f"give --objective or --{asked[0].replace('klass', 'class')}, not both")
+    if asked:  # what the command line asks for replaces the preset's objective schedule
+        data.pop("objective", None)
     values = {**{k: (str(v) if k in SCHEDULES else v) for k, v in data.items()},
               **{k: v for k, v in cli.items() if v is not None}, "preset": name}
     cfg = build(ZoomConfig, values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -20,6 +21,7 @@ from ..engine.device import pick_device
 from ..engine.style import style_size
 from .configs import Backend, Picture, StyleSpec, Target
 from .errors import UserError
+from .objective_schedule import ObjectiveSchedule, Term
 from .media import fit_size, read_image, resize_to
 from .progress import console
 
@@ -188,3 +190,54 @@ def resolve(backend: Backend, *, picture: Picture | None = None, blend: str | No
                             similarity=target.similarity, pixel_weight=target.pixel_weight, original=start)
     style_imgs, styles_desc = style_pictures(styles, raw_styles, (h, w), net) if styles else ((), ())
     return Plan(device, net, reason, start, start_desc, obj, style_imgs, styles_desc, guide)
+
+
+def scheduled_objective(net: Backbone, schedule: ObjectiveSchedule, seed: int) -> Callable[[int], objectives.Objective]:
+    """``t -> objective`` for an objective schedule: its keyframes' objectives made for ``net`` (each
+    mistake one line with its position), cross-faded where the schedule says; random channel
+    subsets drawn anew every ``schedule.reseed`` frames from ``seed``."""
+    guides = {t.arg: guide_picture(t.arg) for k in schedule.keyframes for t in k.terms if t.kind == "guide"}
+
+    def term_objective(term: Term, index: int, epoch: int) -> objectives.Objective:
+        try:
+            if term.kind == "class":
+                obj = objectives.as_objective(net, klass=term.arg)
+            elif term.kind == "guide":
+                obj = objectives.as_objective(net, guide=guides[term.arg])
+            else:
+                net.spec.check_tap(term.arg)
+                if term.kind == "layer":
+                    obj = objectives.layer(term.arg)
+                else:
+                    n = net.channels(term.arg)
+                    chans = list(term.channels) if term.kind == "channels" else \
+                        objectives.random_channels(n, term.fraction, seed, epoch * 1009 + index)
+                    bad = [c for c in chans if not 0 <= c < n]
+                    if bad:
+                        raise BackboneError(f"channel {bad[0]} out of range for {term.arg}: it has channels 0..{n - 1}")
+                    obj = objectives.channel(term.arg, chans) if term.kind == "channels" else \
+                        objectives.layer(term.arg, channels=chans)
+        except (BackboneError, ValueError) as e:
+            raise UserError(f"--objective: {e} at position {term.position} in \"{schedule.text}\"") from None
+        return term.weight * obj
+
+    cache: dict[tuple[int, int], objectives.Objective] = {}
+
+    def keyframe_objective(k: int, epoch: int) -> objectives.Objective:
+        if (k, epoch) not in cache:
+            terms = [term_objective(t, i, epoch) for i, t in enumerate(schedule.keyframes[k].terms)]
+            total = terms[0]
+            for o in terms[1:]:
+                total = total + o
+            cache[k, epoch] = total
+        return cache[k, epoch]
+
+    for k in range(len(schedule.keyframes)):  # every mistake now, before the first frame
+        keyframe_objective(k, 0)
+
+    def at(t: int) -> objectives.Objective:
+        epoch = schedule.epoch(t)
+        parts = [w * keyframe_objective(k, epoch) for k, w in schedule.blend(t) if w > 0]
+        return parts[0] if len(parts) == 1 else parts[0] + parts[1]
+
+    return at

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 
-import numpy as np
 import torch
 
 from ..engine import objectives
@@ -25,13 +24,6 @@ from .resolve import engine_errors, resolve
 from .scheduler import Feedback, Source
 from .sheet import caption, contact_sheet
 from .media import FrameDir
-
-
-def channel_subset(n_channels: int, fraction: float, seed: int, stage: int) -> list[int]:
-    """A seeded random subset of a layer's channels (sorted), at least one."""
-    k = max(1, round(n_channels * fraction))
-    rng = np.random.default_rng([seed, stage])
-    return sorted(int(c) for c in rng.choice(n_channels, size=k, replace=False))
 
 
 class RecursiveMode(Feedback):
@@ -50,7 +42,7 @@ class RecursiveMode(Feedback):
     def _objective(self, stage: int) -> Objective:
         layer = self.layers[stage]
         if self.random_from is not None and stage >= self.random_from:
-            chans = channel_subset(self.net.channels(layer), self.fraction, self.seed, stage)
+            chans = objectives.random_channels(self.net.channels(layer), self.fraction, self.seed, stage)
             obj = objectives.layer(layer, channels=chans)
         else:
             obj = objectives.layer(layer)

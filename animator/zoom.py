@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -13,7 +14,7 @@ from ..engine.params import DreamParams
 from ..engine.warp import compose, invert, motion_matrix, warp_affine
 from .configs import ZoomConfig
 from .render import check_outputs, run
-from .resolve import resolve
+from .resolve import resolve, scheduled_objective
 from .schedule import Schedule
 from .scheduler import Source
 
@@ -46,11 +47,13 @@ class Motion:
 
 
 class ZoomMode:
-    def __init__(self, net: Backbone, objective: Objective, start: torch.Tensor, motion: Motion,
-                 base: DreamParams, strength: Schedule, steps: Schedule, octaves: Schedule,
+    """``objective``: one objective for every frame, or ``t -> objective`` (an objective schedule)."""
+
+    def __init__(self, net: Backbone, objective: Objective | Callable[[int], Objective], start: torch.Tensor,
+                 motion: Motion, base: DreamParams, strength: Schedule, steps: Schedule, octaves: Schedule,
                  border: str = "reflect", interp: str = "lanczos"):
         self.net = net
-        self.objective = objective
+        self.objective_at = objective if not isinstance(objective, Objective) else (lambda t: objective)
         self.start = start.to(net.device)
         self.motion = motion
         self.base = base
@@ -80,7 +83,7 @@ class ZoomMode:
         p = self.params(t, seed)
         if p.steps == 0 or p.lr == 0:
             return source.image
-        return dream(self.net, source.image, self.objective, p)
+        return dream(self.net, source.image, self.objective_at(t), p)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Warp the stepped frame before forward and the one after backward; cross-fade by time.
@@ -99,10 +102,12 @@ class ZoomMode:
 def render_zoom(cfg: ZoomConfig) -> dict:
     """Render the zoom animation ``cfg`` describes (a validated config from :func:`.configs.zoom_config`)."""
     check_outputs(cfg.outputs)
-    plan = resolve(cfg.backend, picture=cfg.picture, target=cfg.target)
+    schedule = cfg.objective_schedule()
+    plan = resolve(cfg.backend, picture=cfg.picture, target=cfg.target, objective=schedule is None)
+    objective = plan.objective if schedule is None else scheduled_objective(plan.net, schedule, cfg.backend.seed)
     motion = Motion(*(cfg.schedule(k) for k in ("zoom", "angle", "translation_x", "translation_y",
                                                  "center_x", "center_y")), n_frames=cfg.frames)
-    mode = ZoomMode(plan.net, plan.objective, plan.start, motion, cfg.base_dream(), cfg.schedule("strength"),
+    mode = ZoomMode(plan.net, objective, plan.start, motion, cfg.base_dream(), cfg.schedule("strength"),
                     cfg.schedule("steps"), cfg.schedule("octaves"), border=cfg.border)
     w, h = plan.size
     return run(mode, cfg.outputs, {**cfg.as_settings(), **plan.settings()}, f"zoom {w}x{h}", cadence=cfg.cadence,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 
 from .backbones import INPUT, LOGITS, BackboneError, imagenet_categories
@@ -76,6 +77,14 @@ def channel(name: str, index: int | Sequence[int]) -> Objective:
     """Mean activation of one or several channels of a layer (Lucid's ``channel``)."""
     idx = [index] if isinstance(index, int) else list(index)
     return Objective([name], lambda a: a[name][:, idx].mean(), f"channel({name}, {idx if len(idx) > 1 else idx[0]})")
+
+
+def random_channels(n_channels: int, fraction: float, seed: int, draw: int) -> list[int]:
+    """A seeded random subset of a layer's ``n_channels`` channels (sorted, at least one); ``draw``
+    numbers the subsets drawn from one seed (a recursive run's stage, a zoom's reseed epoch)."""
+    k = max(1, round(n_channels * fraction))
+    rng = np.random.default_rng([seed, draw])
+    return sorted(int(c) for c in rng.choice(n_channels, size=k, replace=False))
 
 
 def resolve_class(which: int | str) -> int:

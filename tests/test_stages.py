@@ -6,7 +6,8 @@ import torch
 from dreamreel.animator.configs import Outputs, Picture, ProgressionConfig, Target
 from dreamreel.animator.media import FrameDir
 from dreamreel.animator.media.ffmpeg import probe_video
-from dreamreel.animator.stages import channel_subset, render_progression, step_marks
+from dreamreel.animator.stages import render_progression, step_marks
+from dreamreel.engine.objectives import random_channels
 from dreamreel.engine import DreamParams, dream, objectives
 from dreamreel.engine.objectives import guide_similarity
 
@@ -49,9 +50,9 @@ def test_recursive_stages_grow_more_complex(run_cli, tmp_path, lite0):
 
 
 def test_random_channel_subsets_are_seeded(run_cli, tmp_path):
-    assert channel_subset(112, 0.25, seed=1, stage=3) == channel_subset(112, 0.25, seed=1, stage=3)
-    assert channel_subset(112, 0.25, seed=1, stage=3) != channel_subset(112, 0.25, seed=2, stage=3)
-    assert len(channel_subset(112, 0.25, seed=1, stage=3)) == 28
+    assert random_channels(112, 0.25, seed=1, draw=3) == random_channels(112, 0.25, seed=1, draw=3)
+    assert random_channels(112, 0.25, seed=1, draw=3) != random_channels(112, 0.25, seed=2, draw=3)
+    assert len(random_channels(112, 0.25, seed=1, draw=3)) == 28
 
     def stage_objectives(seed, name):
         code, _, err = run_cli("recursive", SAMPLES / "figures.jpg", "--layers", "block5..block7",
