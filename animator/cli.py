@@ -89,6 +89,7 @@ def zoom(
     border: Optional[str] = typer.Option(None, help="Border of the motion warp: reflect, replicate, wrap."),
     crf: Optional[int] = typer.Option(None, help="H.264 quality (lower = better, 18 default)."),
     dither: Optional[str] = typer.Option(None, help="GIF dither: sierra2_4a, floyd_steinberg, bayer, sierra2, none."),
+    preview: bool = typer.Option(False, help="A quick look first: every 4th frame at half size to OUT_preview.mp4."),
     **options,
 ) -> None:
     """Render an endless dream zoom to MP4 (and GIF). Options not given come from the preset."""
@@ -156,7 +157,7 @@ def progression(
 ) -> None:
     """Record a dream unfolding: every N steps of one long dream, as GIF/MP4 frames."""
     values = given(locals())
-    cfg = build(ProgressionConfig, {**values, "mp4": output, "gif_every": 1}, dream_keys=PROGRESSION_DREAM)
+    cfg = build(ProgressionConfig, {**values, "mp4": output}, dream_keys=PROGRESSION_DREAM)
     cfg.validate()
     from .stages import render_progression
 
@@ -202,7 +203,7 @@ def stylize(
     **options,
 ) -> None:
     """Neural style transfer (Gatys et al.): a still, its progression, a content:style sweep."""
-    values = {**given(locals()), "styles": style, "gif_every": 1}
+    values = {**given(locals()), "styles": style}
     if output and output.lower().endswith(".mp4"):
         values["mp4"] = output
     cfg = build(StyleConfig, values, dream_keys=STYLE_DREAM)

@@ -19,6 +19,8 @@ COLOR_MODES = ("none", "lab", "rgb", "hsv")
 CARRIES = ("flow", "blend", "none")
 OPTIMIZERS = ("lbfgs", "adam")
 COLOR_SPACES = ("ycbcr", "lab")
+GIF_WIDTH = 360  # px: default GIFs are made to be posted (README's first zoom: 46.6 MB at 512 px, every frame)
+GIF_FPS = 12.5
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
@@ -170,14 +172,19 @@ class Outputs:
     mp4: str | None = None
     gif: str | None = None
     frames_dir: str | None = None
-    gif_every: int = 1  # one GIF frame per this many frames
-    gif_width: int | None = None
+    gif_every: int | None = None  # one GIF frame per this many frames (None: as many as keep it near 12 fps)
+    gif_width: int | str | None = None  # px, "full" (the frames' own), or None (at most 360 px)
     fps: float = 24.0
     resume: bool = False
 
     def validate(self) -> None:
         fail_if(not self.fps > 0, f"--fps must be > 0 (got {self.fps})")
-        fail_if(self.gif_every < 1, f"--every must be >= 1 (got {self.gif_every})")
+        fail_if(self.gif_every is not None and self.gif_every < 1, f"--every must be >= 1 (got {self.gif_every})")
+        if self.gif_width not in (None, "full"):
+            try:
+                fail_if(int(self.gif_width) < 16, f"--gif-width must be at least 16 px (got {self.gif_width})")
+            except ValueError:
+                raise UserError(f"--gif-width must be a width in px or 'full' (got {self.gif_width!r})") from None
         for path, ext in ((self.mp4, ".mp4"), (self.gif, ".gif")):
             if path:
                 check_ext(path, (ext,))
@@ -185,6 +192,26 @@ class Outputs:
     @property
     def main(self) -> str | None:
         return self.mp4 or self.gif
+
+    def gif_plan(self, frame_width: int, fps: float) -> tuple[int | None, int, float]:
+        """(GIF width or None for the frames' own, one GIF frame every N frames, GIF frame rate).
+
+        By default a GIF is made to be posted: at most ``GIF_WIDTH`` px wide and near ``GIF_FPS``
+        frames a second (every 2nd frame of a 24 fps render, played at 12 fps: the same
+        duration); ``gif_width="full"`` keeps every frame at full size. An explicit ``gif_every``
+        keeps its old meaning: one GIF frame per N frames, played at the render's rate.
+        """
+        full = self.gif_width == "full"
+        if full:
+            width = None
+        elif self.gif_width is not None:
+            width = int(self.gif_width)
+        else:
+            width = GIF_WIDTH if frame_width > GIF_WIDTH else None
+        if self.gif_every is not None or full:
+            return width, self.gif_every or 1, min(fps, 50.0)
+        every = max(1, round(fps / GIF_FPS))
+        return width, every, fps / every
 
     def frames_folder(self) -> str:
         return self.frames_dir or os.path.splitext(self.main)[0] + "_frames"
@@ -229,7 +256,7 @@ class Config:
     """What every command's config has: a name, checks, and its settings."""
 
     command: ClassVar[str]
-    not_recorded: ClassVar[tuple[str, ...]] = ("resume",)
+    not_recorded: ClassVar[tuple[str, ...]] = ("resume", "gif_every", "gif_width")  # how, not what, is rendered
 
     def validate(self) -> None:
         for f in fields(self):

@@ -245,7 +245,7 @@ class ZoomConfig(Config):
     """``zoom``: schedules and look, from the command line over a preset over these defaults."""
 
     command: ClassVar[str] = "zoom"
-    not_recorded: ClassVar[tuple[str, ...]] = ("resume", "gif_every", "gif_width")
+    not_recorded: ClassVar[tuple[str, ...]] = Config.not_recorded + ("preview",)
     # what a preset may set (and the command line override)
     frames: int = 240
     zoom: str = "0:(1.02)"
@@ -268,6 +268,7 @@ class ZoomConfig(Config):
     objective: str | None = None  # an objective schedule (see objective_schedule.py); else the target's
     objective_fade: int = 24
     reseed_every: int = 30
+    preview: bool = False  # a quick look first: every 4th frame at half size
     # per render (command line only)
     preset: str = DEFAULT_PRESET
     tile: int = 0
@@ -308,7 +309,8 @@ class ZoomConfig(Config):
 SCHEDULES = ("zoom", "angle", "translation_x", "translation_y", "center_x", "center_y", "strength", "steps", "octaves")
 BORDERS = ("reflect", "replicate", "wrap")
 # what a preset file may set: the look, not the render's own (start picture, seed, outputs)
-PRESET_KEYS = ({f.name for f in fields(ZoomConfig)} - {"preset", "tile", "picture", "backend", "target", "outputs"}
+PRESET_KEYS = ({f.name for f in fields(ZoomConfig)} - {"preset", "tile", "preview", "picture", "backend", "target",
+                                                     "outputs"}
                | {"size", "model", "fps", "class"} | {f.name for f in fields(Target)} - {"klass"})
 
 

@@ -37,9 +37,10 @@ STROKE = {
 }
 GIF = {
     "gif": (Optional[str], typer.Option(None, help="Also write a looping GIF here.")),
-    "every": (int, typer.Option(1, help="One GIF frame every N frames.")),
-    "gif_width": (Optional[int], typer.Option(None, help="Scale the GIF to this width (GIFs of every frame at full "
-                                                         "size get big).")),
+    "every": (Optional[int], typer.Option(None, help="One GIF frame every N frames (played at the render's rate; "
+                                                     "default: near 12 fps at the render's speed).")),
+    "gif_width": (Optional[str], typer.Option(None, help="GIF width in px, or 'full' for every frame at full size "
+                                                         "(default: at most 360 px, near 12 fps: small enough to post).")),
 }
 RESUME = {"resume": (bool, typer.Option(False, help="Continue a stopped render from its frames on disk."))}
 FRAMES = {"frames_dir": (Optional[str], typer.Option(None, help="Folder for the PNG frames (default: OUTPUT_frames/)."))}

@@ -21,13 +21,15 @@ def check_outputs(outputs: Outputs) -> None:
         check_writable(outputs.gif, exts=(".gif",))
 
 
-def run(mode, outputs: Outputs, settings: dict, label: str, *, cadence: int = 1, color_coherence: str = "none",
+def run(mode, outputs: Outputs, settings: dict, label: str, frame_width: int, *, cadence: int = 1,
+        color_coherence: str = "none",
         seed: int = 0, frames_dir: str | None = None, audio: str | None = None, crf: int = 18,
         gif_dither: str = "sierra2_4a", overlay: Callable | None = None, settings_beside: str | None = None) -> dict:
     """Drive ``mode`` through the frame scheduler with a progress bar; write settings; report."""
+    gif_width, gif_every, gif_fps = outputs.gif_plan(frame_width, outputs.fps)
     sinks = Sinks(frames_dir=frames_dir or outputs.frames_folder(), mp4=outputs.mp4, gif=outputs.gif, fps=outputs.fps,
-                  crf=crf, gif_dither=gif_dither, gif_width=outputs.gif_width, audio=audio, gif_every=outputs.gif_every,
-                  overlay=overlay)
+                  crf=crf, gif_dither=gif_dither, gif_width=gif_width, gif_every=gif_every, gif_fps=gif_fps,
+                  audio=audio, overlay=overlay)
     settings = {**settings, "outputs": {"frames": os.path.abspath(sinks.frames_dir),
                                         "mp4": sinks.mp4 and os.path.abspath(sinks.mp4),
                                         "gif": sinks.gif and os.path.abspath(sinks.gif)}}

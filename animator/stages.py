@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 
 import torch
 
@@ -118,7 +119,7 @@ def render_recursive(cfg: RecursiveConfig) -> dict:
                          seed=seed, extra=extra, guide=plan.guide, similarity=cfg.target.similarity)
     settings = {**cfg.as_settings(), **plan.settings(), "stages": names, "stage_objectives": mode.describe()}
     w, h = plan.size
-    result = run(mode, cfg.outputs, settings, f"recursive {len(names)} stages {w}x{h}", cadence=mode.spacing,
+    result = run(mode, cfg.outputs, settings, f"recursive {len(names)} stages {w}x{h}", w, cadence=mode.spacing,
                  color_coherence=cfg.color_coherence, seed=seed, frames_dir=cfg.output)
     frames = FrameDir(cfg.output)
     stage_ts = list(range(0, mode.n_frames, mode.spacing))
@@ -140,6 +141,7 @@ def render_progression(cfg: ProgressionConfig) -> dict:
         overlay = lambda t, f: caption(f, f"{mode.label(t)}  {obj.description} = {mode.value(f):.3g}")  # noqa: E731
     settings = {**cfg.as_settings(), **plan.settings(), "marks": marks}
     w, h = plan.size
-    result = run(mode, cfg.outputs, settings, f"progression {w}x{h}", color_coherence=cfg.color_coherence,
+    outputs = replace(cfg.outputs, gif_every=cfg.outputs.gif_every or 1)  # each frame is a record: all in the GIF
+    result = run(mode, outputs, settings, f"progression {w}x{h}", w, color_coherence=cfg.color_coherence,
                  seed=cfg.backend.seed, overlay=overlay, settings_beside=cfg.outputs.main)
     return {**result, "marks": marks, "mode": mode}

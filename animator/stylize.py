@@ -183,7 +183,8 @@ def render_animation(cfg: StyleConfig) -> dict:
         settings.update(kind="progression", marks=marks)
         label = f"stylize progression {w}x{h}"
     frames_dir = cfg.outputs.frames_folder()
-    result = run(mode, cfg.outputs, settings, label, seed=cfg.backend.seed, settings_beside=cfg.outputs.main)
+    outputs = replace(cfg.outputs, gif_every=cfg.outputs.gif_every or 1)  # each frame is a record: all in the GIF
+    result = run(mode, outputs, settings, label, w, seed=cfg.backend.seed, settings_beside=cfg.outputs.main)
     if still:
         write_image(still, FrameDir(frames_dir).read(mode.n_frames - 1))
         write_settings(settings_path_for(still), {**settings, "outputs": {"image": os.path.abspath(still)}})

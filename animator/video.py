@@ -145,7 +145,7 @@ def render_video(cfg: VideoConfig) -> dict:
                 "frame_size": [info.width, info.height], "frames": info.frames, **extra}
     outputs = replace(cfg.outputs, fps=info.fps)
     try:
-        return run(mode, outputs, settings, f"{cfg.mode.replace('-', ' ')} {info.width}x{info.height}",
+        return run(mode, outputs, settings, f"{cfg.mode.replace('-', ' ')} {info.width}x{info.height}", info.width,
                    cadence=cfg.cadence, seed=cfg.backend.seed, audio=audio, settings_beside=outputs.mp4)
     finally:
         reader.close()

@@ -1,7 +1,9 @@
 """The zoom mode: each frame is the previous one zoomed/rotated/shifted, then dreamed a little more."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import os
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -13,6 +15,7 @@ from ..engine.objectives import Objective
 from ..engine.params import DreamParams
 from ..engine.warp import compose, invert, motion_matrix, warp_affine
 from .configs import ZoomConfig
+from .progress import console
 from .render import check_outputs, run
 from .resolve import resolve, scheduled_objective
 from .schedule import Schedule
@@ -30,13 +33,24 @@ class Motion:
     center_x: Schedule
     center_y: Schedule
     n_frames: int
+    stride: int = 1  # a preview's frame t is the render's frame stride * t ...
+    px: float = 1.0  # ... at this fraction of its size (translations in px scale with it)
 
     def frame_matrix(self, t: int, h: int, w: int) -> np.ndarray:
         """The motion that takes frame t-1 to frame t."""
+        if self.stride == 1:
+            return self._step(t, h, w)
+        m = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        for u in range(self.stride * (t - 1) + 1, self.stride * t + 1):
+            m = compose(m, self._step(u, h, w))
+        return m
+
+    def _step(self, u: int, h: int, w: int) -> np.ndarray:
+        """The motion of the render's frame u - 1 to u."""
         n = self.n_frames
-        return motion_matrix(h, w, self.zoom(t, n), self.angle(t, n), self.translation_x(t, n),
-                             self.translation_y(t, n), cx=self.center_x(t, n) * (w - 1),
-                             cy=self.center_y(t, n) * (h - 1))
+        return motion_matrix(h, w, self.zoom(u, n), self.angle(u, n), self.px * self.translation_x(u, n),
+                             self.px * self.translation_y(u, n), cx=self.center_x(u, n) * (w - 1),
+                             cy=self.center_y(u, n) * (h - 1))
 
     def between(self, t0: int, t1: int, h: int, w: int) -> np.ndarray:
         """The motion from frame t0 to frame t1 (t0 <= t1): frames t0+1 .. t1 composed."""
@@ -59,12 +73,12 @@ class ZoomMode:
         self.base = base
         self.strength, self.steps, self.octaves = strength, steps, octaves
         self.border, self.interp = border, interp
-        self.n_frames = motion.n_frames
+        self.n_frames = math.ceil(motion.n_frames / motion.stride)
         self.h, self.w = start.shape[-2:]
         self.device = net.device
 
     def params(self, t: int, seed: int) -> DreamParams:
-        n = self.n_frames
+        n, t = self.motion.n_frames, t * self.motion.stride
         return DreamParams(
             octaves=max(1, round(self.octaves(t, n))), octave_scale=self.base.octave_scale,
             steps=max(0, round(self.steps(t, n))), lr=max(0.0, self.strength(t, n)),
@@ -83,7 +97,7 @@ class ZoomMode:
         p = self.params(t, seed)
         if p.steps == 0 or p.lr == 0:
             return source.image
-        return dream(self.net, source.image, self.objective_at(t), p)
+        return dream(self.net, source.image, self.objective_at(t * self.motion.stride), p)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Warp the stepped frame before forward and the one after backward; cross-fade by time.
@@ -99,20 +113,40 @@ class ZoomMode:
         return wa + weight * (wb - wa)
 
 
+PREVIEW_STRIDE = 4  # --preview: every 4th frame ...
+PREVIEW_SCALE = 0.5  # ... at half size
+
+
 def render_zoom(cfg: ZoomConfig) -> dict:
-    """Render the zoom animation ``cfg`` describes (a validated config from :func:`.configs.zoom_config`)."""
-    check_outputs(cfg.outputs)
+    """Render the zoom animation ``cfg`` describes (a validated config from :func:`.configs.zoom_config`).
+
+    With ``cfg.preview``: only a quick look first, every 4th frame at half size to ``OUT_preview.mp4``
+    (played at the render's frame rate, so 4x faster), then stop.
+    """
+    preview = cfg.preview
+    stride, px = (PREVIEW_STRIDE, PREVIEW_SCALE) if preview else (1, 1.0)
+    outputs = cfg.outputs
+    if preview:
+        stem = os.path.splitext(outputs.main)[0] + "_preview"
+        outputs = replace(outputs, mp4=stem + ".mp4", gif=None, frames_dir=stem + "_frames", resume=False)
+    check_outputs(outputs)
     schedule = cfg.objective_schedule()
-    plan = resolve(cfg.backend, picture=cfg.picture, target=cfg.target, objective=schedule is None)
+    picture = replace(cfg.picture, size=max(1, round(cfg.picture.size * px)))
+    plan = resolve(cfg.backend, picture=picture, target=cfg.target, objective=schedule is None)
     objective = plan.objective if schedule is None else scheduled_objective(plan.net, schedule, cfg.backend.seed)
     motion = Motion(*(cfg.schedule(k) for k in ("zoom", "angle", "translation_x", "translation_y",
-                                                 "center_x", "center_y")), n_frames=cfg.frames)
+                                                 "center_x", "center_y")), n_frames=cfg.frames, stride=stride, px=px)
     mode = ZoomMode(plan.net, objective, plan.start, motion, cfg.base_dream(), cfg.schedule("strength"),
                     cfg.schedule("steps"), cfg.schedule("octaves"), border=cfg.border)
     w, h = plan.size
-    return run(mode, cfg.outputs, {**cfg.as_settings(), **plan.settings()}, f"zoom {w}x{h}", cadence=cfg.cadence,
-               color_coherence=cfg.color_coherence, seed=cfg.backend.seed, crf=cfg.crf, gif_dither=cfg.dither,
-               settings_beside=cfg.outputs.main)
+    result = run(mode, outputs, {**cfg.as_settings(), **plan.settings(), "preview": preview},
+                 f"zoom {'preview ' if preview else ''}{w}x{h}", w, cadence=1 if preview else cfg.cadence,
+                 color_coherence=cfg.color_coherence, seed=cfg.backend.seed, crf=cfg.crf, gif_dither=cfg.dither,
+                 settings_beside=outputs.main)
+    if preview:
+        console.print(f"preview: every {stride}th frame at half size in {outputs.mp4}; run the same command without "
+                      f"--preview for the full render", highlight=False, soft_wrap=True)
+    return result
 
 
 __all__ = ["Motion", "ZoomMode", "render_zoom"]

@@ -70,3 +70,29 @@ def test_bad_objective_is_one_line_exit_2(run_cli, tmp_path, args, message):
     code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "z.mp4", "--frames", 4, *TINY, *args)
     assert code == 2, err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_preview_is_every_4th_frame_at_half_size(run_cli, tmp_path):
+    from dreamreel.animator.media.ffmpeg import probe_video
+
+    code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "z.mp4", "--frames", 10, "--preview",
+                           "--size", 128, "--steps", "0:(1)", "--octaves", "0:(1)")
+    assert code == 0, err
+    got = probe_video(tmp_path / "z_preview.mp4")
+    assert got["frames"] == 3 and (got["width"], got["height"]) == (64, 44)  # frames 0, 4, 8 at half of 128x85
+    assert not (tmp_path / "z.mp4").exists() and "without --preview" in err
+
+
+def test_preview_motion_is_the_renders_motion_over_4_frames():
+    import numpy as np
+
+    from dreamreel.animator.schedule import parse_schedule as s
+    from dreamreel.animator.zoom import Motion
+
+    sched = [s("0:(1.03), 8:(1.1)"), s("0:(2)"), s("0:(3)"), s("0:(-1)"), s("0.4"), s("0.5")]
+    full, preview = Motion(*sched, n_frames=12), Motion(*sched, n_frames=12, stride=4, px=0.5)
+    for t in (1, 2):
+        want = full.between(4 * (t - 1), 4 * t, 86, 128)
+        got = preview.frame_matrix(t, 43, 64)
+        assert np.allclose(got[:, :2], want[:, :2])  # the same zoom and turn ...
+        assert np.allclose(got[:, 2], 0.5 * want[:, 2] + 0.0, atol=0.6)  # ... and shift, at half the pixels

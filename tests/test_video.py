@@ -32,7 +32,8 @@ def test_video_dream_keeps_fps_size_count_and_audio(run_cli, tmp_path):
     assert got["frames"] == 5 and got["fps"] == pytest.approx(25, abs=0.01)
     assert (got["width"], got["height"]) == (src.width, src.height)
     assert got["has_audio"]
-    assert gif_info(tmp_path / "b.gif")["frames"] == 5
+    gif = gif_info(tmp_path / "b.gif")  # every 2nd frame of 25 fps, played at 12.5 fps: the clip's duration
+    assert gif["frames"] == 3 and set(gif["delays_ms"]) == {80}
 
 
 def test_video_dream_without_audio_source_has_no_audio(run_cli, tmp_path):

@@ -173,6 +173,38 @@ def test_zoom_bad_input_is_one_line_exit_2(run_cli, tmp_path, args, message):
 
 def test_zoom_from_noise_and_solid_colour(run_cli, tmp_path):
     for start in ("noise", "solid:#203040"):
-        code, _, err = run_cli("zoom", start, "-o", tmp_path / "z.gif", "--frames", 3, *TINY)
+        code, _, err = run_cli("zoom", start, "-o", tmp_path / "z.gif", "--frames", 3, *TINY, "--gif-width", "full")
         assert code == 0, err
         assert gif_info(tmp_path / "z.gif")["frames"] == 3
+
+
+def test_default_gif_is_made_to_be_posted_and_full_keeps_every_frame(run_cli, tmp_path):
+    args = ["--frames", 6, "--size", 400, "--steps", "0:(1)", "--octaves", "0:(1)"]
+    code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "a.mp4", "--gif", tmp_path / "a.gif", *args)
+    assert code == 0, err
+    small = gif_info(tmp_path / "a.gif")
+    # every 2nd frame of the 24 fps render, played at 12 fps (the same duration), at most 360 px wide
+    assert small["frames"] == 3 and set(small["delays_ms"]) == {80} and small["width"] == 360
+    code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "b.mp4", "--gif", tmp_path / "b.gif", *args,
+                           "--gif-width", "full")
+    assert code == 0, err
+    full = gif_info(tmp_path / "b.gif")
+    assert full["frames"] == 6 and set(full["delays_ms"]) == {40} and full["width"] == 400
+    assert (tmp_path / "a.gif").stat().st_size < 0.5 * (tmp_path / "b.gif").stat().st_size
+    code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "c.mp4", *args, "--gif-width", "wide")
+    assert code == 2 and "--gif-width must be a width in px or 'full'" in err
+
+
+@pytest.mark.slow
+def test_readme_first_command_gives_a_gif_small_enough_to_post(tmp_path):
+    """README's first command, as a user types it (240 frames at 512 px): its GIF must be <= 15 MB."""
+    import subprocess
+    import sys
+
+    code = subprocess.run([sys.executable, "-m", "dreamreel.animator.cli", "zoom", str(SAMPLES / "figures.jpg"),
+                           "--frames", "240", "-o", str(tmp_path / "zoom.mp4"), "--gif", str(tmp_path / "zoom.gif")],
+                          capture_output=True, text=True)
+    assert code.returncode == 0, code.stderr[-2000:]
+    gif = gif_info(tmp_path / "zoom.gif")
+    assert gif["frames"] == 120 and gif["width"] == 360 and set(gif["delays_ms"]) == {80}
+    assert (tmp_path / "zoom.gif").stat().st_size <= 15e6
