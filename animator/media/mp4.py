@@ -4,11 +4,10 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 
 from .atomic import PathLike, publish, tmp_beside, unlink_quiet
-from .ffmpeg import run_ffmpeg
+from .ffmpeg import FfmpegPipe, run_ffmpeg
 from .images import Frame, to_uint8
 
 _X264_PRESETS = (
@@ -21,6 +20,14 @@ _MP4_COLOR_FILTER = (
     "scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,"
     "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"
 )
+
+
+def mp4_intermediates(path: PathLike) -> list[Path]:
+    """The names whose temporaries (``<name>.tmp-XXXXXXXX<suffix>``) are made for the MP4 ``path``:
+    the MP4 itself, with audio the video-only stream (:class:`Mp4Writer`), and the audio track cut
+    from a clip for it (:func:`.clip.trimmed_audio`)."""
+    path = Path(path)
+    return [path, path.with_suffix(".video.mp4"), path.with_suffix(".audio.m4a")]
 
 
 class Mp4Writer:
@@ -93,6 +100,11 @@ class Mp4Writer:
         else:
             self.abort()
 
+    @property
+    def closed(self) -> bool:
+        """True once closed or aborted (an exception inside :meth:`write` aborts the writer)."""
+        return self._closed
+
     # -- writing --------------------------------------------------------------------
     def _even(self, a: np.ndarray) -> np.ndarray:
         h, w = a.shape[:2]
@@ -110,24 +122,14 @@ class Mp4Writer:
         else:
             ew, eh = w + w % 2, h + h % 2
         self._in_size, self.size = (w, h), (ew, eh)
-        self._tmp = tmp_beside(self.path if self.audio_path is None else self.path.with_suffix(".video.mp4"))
-        self._gen = imageio_ffmpeg.write_frames(
-            str(self._tmp),
-            (ew, eh),
-            pix_fmt_in="rgb24",
-            pix_fmt_out="yuv420p",
-            fps=self.fps,
-            quality=None,
-            codec="libx264",
-            macro_block_size=1,
-            ffmpeg_log_level="error",
-            output_params=[
-                "-vf", _MP4_COLOR_FILTER,
-                "-crf", str(self.crf), "-preset", self.preset,
-                "-movflags", "+faststart", "-f", "mp4",
-            ],
-        )
-        self._gen.send(None)
+        self._tmp = tmp_beside(mp4_intermediates(self.path)[0 if self.audio_path is None else 1])
+        # (the command imageio-ffmpeg's write_frames made, whose exit status it did not check)
+        self._gen = FfmpegPipe([
+            "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{ew}x{eh}", "-pix_fmt", "rgb24",
+            "-r", str(self.fps), "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-v", "error",
+            "-vf", _MP4_COLOR_FILTER, "-crf", str(self.crf), "-preset", self.preset,
+            "-movflags", "+faststart", "-f", "mp4", str(self._tmp),
+        ])
 
     def write(self, frame: Frame) -> None:
         """Append one frame ((1,3,H,W) tensor in [0,1], or an HxWx3 array)."""
@@ -140,7 +142,7 @@ class Mp4Writer:
         try:
             if self._gen is None:
                 self._start(w, h)
-            self._gen.send(self._even(a))
+            self._gen.write(self._even(a))
         except BaseException:
             self.abort()
             raise
@@ -160,8 +162,8 @@ class Mp4Writer:
         tmp_video = self._tmp
         final_tmp: Path | None = None
         try:
-            self._gen.close()  # waits for ffmpeg to finish
-            self._gen = None
+            gen, self._gen = self._gen, None
+            gen.close()  # waits for ffmpeg to finish; FfmpegError if it failed
             if tmp_video is None or not tmp_video.exists() or tmp_video.stat().st_size == 0:
                 raise RuntimeError(f"ffmpeg produced no output for {self.path}")
             if self.audio_path is None:
@@ -187,21 +189,10 @@ class Mp4Writer:
     def _kill(self) -> None:
         if self._gen is not None:
             gen, self._gen = self._gen, None
-            try:
-                # A BaseException (not Exception) makes imageio-ffmpeg kill ffmpeg at once
-                # instead of waiting for it to flush the encoder.
-                gen.throw(_Abort())
-            except (_Abort, StopIteration):
-                pass
-            except Exception:
-                pass
+            gen.kill()
 
     def abort(self) -> None:
         """Stop ffmpeg and delete the temporary file; ``path`` is not created or touched."""
         self._kill()
         unlink_quiet(self._tmp)
         self._closed = True
-
-
-class _Abort(BaseException):
-    """Thrown into imageio-ffmpeg's writer generator to make it kill ffmpeg immediately."""
