@@ -1,7 +1,7 @@
 """The zoom mode: each frame is the previous one zoomed/rotated/shifted, then dreamed a little more."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -81,6 +81,11 @@ class ZoomMode:
         if p.steps == 0 or p.lr == 0:
             return source.image
         return dream(self.net, source.image, self.objective, p)
+
+    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        """The step again at half the strength (after it gave NaN/inf)."""
+        p = self.params(t, seed)
+        return dream(self.net, source.image, self.objective, replace(p, lr=p.lr / 2))
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Warp the stepped frame before forward and the one after backward; cross-fade by time.
