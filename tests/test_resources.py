@@ -266,3 +266,31 @@ def test_out_of_memory_in_a_video_suggests_a_smaller_width(run_cli, tmp_path, mo
     monkeypatch.setattr(video.VideoDreamMode, "step", step)
     code, _, err = run_cli("video", CLIP, "--dream", "-o", tmp_path / "v.mp4", "--width", 96, "--max-frames", 2)
     assert code == 2 and "out of memory" in one_line(err) and "a smaller --width" in err
+
+
+# --------------------------------------------------------------------------- frame counts read back
+
+
+@pytest.mark.parametrize("rate", ["30000/1001", "24000/1001"])
+def test_every_frame_is_kept_when_the_clips_audio_ends_just_before_the_last_frame(tmp_path, rate):
+    """29.97 and 23.976 fps clips: their audio cut to frames / fps ends a hair early, and ``-shortest``
+    dropped the last frame (found by bench_long: 499 of 500 frames)."""
+    import subprocess
+
+    from dreamreel.animator.media import Mp4Writer, open_clip, trimmed_audio
+    from dreamreel.animator.media.ffmpeg import ffmpeg_exe
+
+    clip = tmp_path / "ntsc.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", f"testsrc=size=64x36:rate={rate}:duration=2",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(clip)], check=True)
+    for n in (5, 47):
+        info = open_clip(str(clip), max_frames=n)
+        audio = trimmed_audio(info, beside=str(tmp_path / "out.mp4"))
+        with Mp4Writer(tmp_path / "out.mp4", fps=info.fps, audio_path=audio) as w:
+            for k in range(n):
+                w.write(torch.full((1, 3, 36, 64), k / n))
+        os.remove(audio)
+        got = probe_video(tmp_path / "out.mp4")
+        assert got["frames"] == n and got["has_audio"], (n, got)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ntsc.mp4", "out.mp4"]

@@ -152,6 +152,12 @@ def _frames_and_secs(log: str) -> tuple[int, float]:
     raise RuntimeError("could not get the number of frames")
 
 
+def count_video_packets(path: PathLike) -> int:
+    """Frames of the first video stream, counted from its packets (no decoding: fast)."""
+    log = run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], log="info")
+    return _frames_and_secs(log)[0]
+
+
 def probe_video(path: PathLike) -> dict:
     """Read back a video's properties.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import PathLike, publish, tmp_beside, unlink_quiet
-from .ffmpeg import FfmpegPipe, run_ffmpeg
+from .ffmpeg import FfmpegPipe, count_video_packets, run_ffmpeg
 from .images import Frame, to_uint8
 
 _X264_PRESETS = (
@@ -50,7 +50,11 @@ class Mp4Writer:
         audio_path: optional media file whose first audio track is muxed in (AAC). The video is
             encoded first, then a second ffmpeg call copies the video stream and adds the audio
             with ``-map 0:v -map 1:a? -c:a aac -shortest`` (so the result ends with the shorter
-            of the two streams). If the file has no audio stream the result is just the video.
+            of the two streams). Where the audio ends a little before the last frame (a clip's
+            audio cut to ``frames / fps`` at 29.97 or 23.976 fps does) that would drop the last
+            frame: the video's packets are counted, and if any is missing the audio is padded with
+            silence (``apad``) instead, so every frame is kept. If the file has no audio stream the
+            result is just the video.
         odd: yuv420p needs even width and height. ``"pad"`` (default) adds one row/column by
             replicating the last one; ``"crop"`` drops the last row/column instead.
 
@@ -170,11 +174,9 @@ class Mp4Writer:
                 publish(tmp_video, self.path)
             else:
                 final_tmp = tmp_beside(self.path)
-                run_ffmpeg([
-                    "-i", str(tmp_video), "-i", str(self.audio_path),
-                    "-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac",
-                    "-shortest", "-movflags", "+faststart", "-f", "mp4", str(final_tmp),
-                ])
+                self._mux(tmp_video, final_tmp)
+                if count_video_packets(final_tmp) < self.frames_written:  # the audio is the shorter
+                    self._mux(tmp_video, final_tmp, pad=True)
                 publish(final_tmp, self.path)
                 unlink_quiet(tmp_video)
         except BaseException:
@@ -185,6 +187,14 @@ class Mp4Writer:
             raise
         self._closed = True
         return self.path
+
+    def _mux(self, video: Path, out: Path, pad: bool = False) -> None:
+        """``video`` (copied) with the audio (AAC) as ``out``; ``pad``: silence after the audio's end."""
+        run_ffmpeg([
+            "-i", str(video), "-i", str(self.audio_path),
+            "-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", *(["-af", "apad"] if pad else []),
+            "-shortest", "-movflags", "+faststart", "-f", "mp4", str(out),
+        ])
 
     def _kill(self) -> None:
         if self._gen is not None:
