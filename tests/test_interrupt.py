@@ -19,6 +19,7 @@ import torch
 
 from dreamreel.animator.media import FrameDir
 from dreamreel.animator.media.ffmpeg import probe_video
+from dreamreel.animator.scheduler import CrossFade, FrameScheduler, Sinks, Source
 
 from conftest import CLIP, SAMPLES, STARRY
 from helpers.gif_parse import gif_info
@@ -155,3 +156,47 @@ def test_a_second_render_into_the_same_frames_folder_is_refused(run_cli, tmp_pat
     finally:
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
+
+
+class Fade(CrossFade):
+    """A tiny mode: grey frames getting lighter."""
+
+    n_frames = 6
+
+    def first_source(self):
+        return Source(torch.full((1, 3, 16, 16), 0.2))
+
+    def source(self, t, prev, prev_t):
+        return Source(prev + 0.05)
+
+    def step(self, t, source, seed):
+        return source.image
+
+
+def test_ctrl_c_inside_the_mp4_writer_and_again_while_finishing(tmp_path, monkeypatch):
+    """Ctrl-C while a frame goes into ffmpeg kills that writer: the MP4 is made again from the frames on
+    disk. A second Ctrl-C while the outputs are finished skips the rest (here: the GIF)."""
+    from dreamreel.animator import scheduler
+    from dreamreel.animator.errors import RenderInterrupted
+    from dreamreel.animator.media import ffmpeg
+
+    real_write, calls = ffmpeg.FfmpegPipe.write, []
+
+    def write(self, data):  # the bytes of frame 2 going down ffmpeg's pipe, the first time
+        calls.append(len(calls))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_write(self, data)
+
+    def gif(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ffmpeg.FfmpegPipe, "write", write)
+    monkeypatch.setattr(scheduler, "make_gif", gif)
+    sinks = Sinks(frames_dir=str(tmp_path / "f"), mp4=str(tmp_path / "o.mp4"), gif=str(tmp_path / "o.gif"), fps=10)
+    with pytest.raises(RenderInterrupted) as e:
+        FrameScheduler(Fade(), sinks, {}).run()
+    assert (e.value.done, e.value.total, e.value.outputs) == (3, 6, [str(tmp_path / "o.mp4")])
+    assert len(calls) == 6  # 0, 1, (2: killed), then a new writer took frames 0..2 from disk
+    assert probe_video(tmp_path / "o.mp4")["frames"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "o.mp4"]  # no GIF, no temporaries
