@@ -7,14 +7,16 @@ mistakes in what was typed answer at once. Each command builds its config
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from typing import Optional
 
+import click
 import typer
 
 from .configs import (DreamConfig, ProgressionConfig, RecursiveConfig, StyleConfig, VideoConfig, build,
                       zoom_config)
-from .errors import UserError
+from .errors import RenderInterrupted, UserError
 from .options import ANIMATION, BACKEND, GIF, GUIDE, IMAGE_ARG, PIXEL, RESUME, STROKE, TARGET, with_options
 from .progress import console
 
@@ -279,6 +281,26 @@ def choose_omp_wait_policy() -> None:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
+def resume_command(args: list[str]) -> str:
+    """The user's own command line with ``--resume`` added (before a ``--``), quoted for a POSIX shell."""
+    args = [a for a in args if a != "--no-resume"]
+    if "--resume" not in args:
+        end = args.index("--") if "--" in args else len(args)
+        args = [*args[:end], "--resume", *args[end:]]
+    return shlex.join(["dreamreel", *args])
+
+
+def interrupted(e: BaseException | None, argv: list[str] | None) -> None:
+    """Ctrl-C: what was kept and the command that continues it; exit code 130 (128 + SIGINT)."""
+    if isinstance(e, RenderInterrupted):
+        console.print(f"[red]{e.summary()}[/]", highlight=False, soft_wrap=True)
+        args = argv if argv is not None else sys.argv[1:]
+        console.print(f"continue with: {resume_command(args)}", highlight=False, soft_wrap=True, markup=False)
+    else:
+        console.print("[red]interrupted[/]")
+    sys.exit(130)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs the typer app and turns user mistakes into one line + exit 2."""
     choose_omp_wait_policy()
@@ -289,9 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        console.print("[red]interrupted[/]")
-        sys.exit(130)
+    except RenderInterrupted as e:
+        interrupted(e, argv)
+    except (KeyboardInterrupt, click.exceptions.Abort):  # (typer returns 130 for a Ctrl-C itself)
+        interrupted(None, argv)
     except Exception as e:
         # click/typer usage errors (unknown option, bad value): one line, exit 2
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
@@ -301,9 +324,9 @@ def main(argv: list[str] | None = None) -> int:
                 hint = f" (see '{ctx.command_path} --help')"
             console.print(f"[bold red]error:[/] {e.format_message()}{hint}", highlight=False, soft_wrap=True)
             sys.exit(2 if e.exit_code not in (0, 1) else e.exit_code or 2)
-        if type(e).__name__ in ("Abort",):
-            sys.exit(130)
         raise
+    if rc == 130:  # Ctrl-C outside a render's frame loop (typer's own answer to a KeyboardInterrupt)
+        interrupted(None, argv)
     sys.exit(rc if isinstance(rc, int) else 0)
 
 

@@ -21,3 +21,22 @@ def require_file(path, what: str = "file", kind: str = "a file") -> None:
         raise UserError(f"{what} not found: {path}")
     if os.path.isdir(path):
         raise UserError(f"{path} is a folder, not {kind}")
+
+
+class RenderInterrupted(Exception):
+    """Ctrl-C stopped a render: the finished frames are kept (what ``--resume`` continues from)
+    and the MP4/GIF named in ``outputs`` were written with them.
+
+    Raised after the KeyboardInterrupt was handled, as a report of it (so an ``Exception``: the
+    command line's framework turns a KeyboardInterrupt into a bare exit code)."""
+
+    def __init__(self, done: int, total: int, frames_dir: str, outputs: list[str]):
+        self.done, self.total, self.frames_dir, self.outputs = done, total, frames_dir, list(outputs)
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        kept = f"interrupted: {self.done} of {self.total} frames done, kept in {self.frames_dir}"
+        if not self.outputs:
+            return kept
+        plays = " and ".join(self.outputs)
+        return f"{kept}; {plays} play{'s' * (len(self.outputs) == 1)} them"

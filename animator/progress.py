@@ -27,7 +27,10 @@ class RateColumn(ProgressColumn):
 
 @contextmanager
 def progress_bar(description: str, total: int, unit: str = "step", first: int = 0):
-    """Yields ``update(done, status="")``. ``first``: items already done before this run (a resume)."""
+    """Yields ``update(done, status="")``. ``first``: items already done before this run (a resume).
+
+    When the job stops with an exception the bar is taken away: what the user reads is the one
+    line that says what happened (and how many items were kept)."""
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn(unit + "s"), RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn(), TextColumn("{task.fields[status]}")]
@@ -37,4 +40,8 @@ def progress_bar(description: str, total: int, unit: str = "step", first: int = 
         def update(done: int, status: str = "") -> None:
             p.update(task, completed=done, status=status)
 
-        yield update
+        try:
+            yield update
+        except BaseException:
+            p.live.transient = True
+            raise

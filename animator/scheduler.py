@@ -7,11 +7,20 @@ sinks. Nothing else in dreamreel loops over frames.
 
 Frames are fed back quantised to 8 bits, exactly as they are stored in the PNG frames, so a
 render resumed from its frames on disk continues bit for bit as if it had never stopped.
+
+Stopping: Ctrl-C (KeyboardInterrupt) drops the frame in flight, closes the MP4 and writes the
+GIF with the frames finished so far, and raises :class:`.errors.RenderInterrupted`; a second
+Ctrl-C skips what is left of that. A killed render (SIGKILL) leaves only whole frames (they are
+published by rename) and temporaries that the next render of the same outputs deletes. A step
+whose result holds NaN or inf (one check per stepped frame) is stepped again at half the step
+size where the mode can (``step_smaller``), else the frame is its undreamed source; either way
+with a warning, never a black frame.
 """
 from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
@@ -19,8 +28,9 @@ from typing import Callable, Protocol
 import torch
 
 from .color import ColorMatcher
-from .errors import SourceEnded, UserError
+from .errors import RenderInterrupted, SourceEnded, UserError
 from .media import FrameDir, Mp4Writer, make_gif
+from .media.atomic import check_folder_writable
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class Mode(Protocol):
 
     def tween(self, t: int, a: torch.Tensor, ta: int, b: torch.Tensor | None, tb: int | None) -> torch.Tensor:
         """An in-between frame ``ta < t < tb`` from the stepped frames around it (``b`` may be None at the end)."""
+
+    # optional: def step_smaller(self, t, source, seed) -> torch.Tensor
+    #     the step again at half the step size, after the step gave NaN or inf
 
 
 class CrossFade:
@@ -95,6 +108,15 @@ def quantize(frame: torch.Tensor) -> torch.Tensor:
     return frame.clamp(0, 1).mul(255).round_().div_(255)
 
 
+def finite(frame: torch.Tensor) -> bool:
+    """No NaN or inf in ``frame`` (one host sync)."""
+    return bool(torch.isfinite(frame).all())
+
+
+#: the progress status while the outputs of an interrupted render are finished
+STOPPING = "stopping: MP4/GIF of the frames so far (Ctrl-C: skip)"
+
+
 def keyframes(n: int, cadence: int) -> list[int]:
     """Frames that are stepped: 0, K, 2K, ... below n."""
     return list(range(0, n, max(1, cadence)))
@@ -108,7 +130,8 @@ def _comparable(settings: dict) -> dict:
 class FrameScheduler:
     def __init__(self, mode: Mode, sinks: Sinks, settings: dict, *, cadence: int = 1,
                  color_coherence: str = "none", seed: int = 0, resume: bool = False,
-                 progress: Callable[[int, int, str], None] | None = None):
+                 progress: Callable[[int, int, str], None] | None = None,
+                 warn: Callable[[str], None] | None = None):
         if cadence < 1:
             raise UserError(f"--cadence must be >= 1 (got {cadence})")
         self.mode = mode
@@ -119,10 +142,14 @@ class FrameScheduler:
         self.seed = seed
         self.resume = resume
         self.progress = progress
+        self.warn = warn or (lambda message: warnings.warn(message, RuntimeWarning, stacklevel=2))
+        check_folder_writable(sinks.frames_dir, "the frames folder")
         self.frames = FrameDir(sinks.frames_dir)
         self.stepped: list[int] = []  # frames that went through mode.step in this run
+        self.not_finite: list[int] = []  # stepped frames whose step gave NaN/inf
         self.seconds = 0.0
         self._start: int | None = None
+        self._lock = None
 
     # ------------------------------------------------------------------ setup / resume
 
@@ -133,8 +160,19 @@ class FrameScheduler:
         """
         if self._start is not None:
             return self._start
-        self._start = self._check_folder()
+        self._lock = self.frames.lock()
+        try:
+            self._start = self._check_folder()
+        except BaseException:
+            self.close()
+            raise
         return self._start
+
+    def close(self) -> None:
+        """Release the frames folder (:meth:`run` does it when it ends)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _check_folder(self) -> int:
         from .settings import write_settings
@@ -168,41 +206,73 @@ class FrameScheduler:
         n = self.mode.n_frames
         start = self.prepare()
         t0 = time.perf_counter()
-        writer = Mp4Writer(self.sinks.mp4, fps=self.sinks.fps, crf=self.sinks.crf,
-                           audio_path=self.sinks.audio) if self.sinks.mp4 else None
         ended: SourceEnded | None = None
+        stopped = False
+        written: list[str] = []
+        writer = None
         try:
-            for i in range(start):  # the MP4 is streamed: frames already on disk go in first
-                if writer:
-                    writer.write(self._decorated(i, self.frames.read(i)))
-            if start < n:
-                try:
-                    self._render(start, writer)
-                except SourceEnded as e:  # a truncated clip: finish the outputs with what was made
-                    ended, n = e, self.frames.count_complete()
-            if writer:
-                if writer.frames_written:
-                    writer.close()
-                else:
-                    writer.abort()
-                writer = None
-        except BaseException:
+            try:
+                writer = self._mp4_writer()
+                for i in range(start):  # the MP4 is streamed: frames already on disk go in first
+                    if writer:
+                        writer.write(self._decorated(i, self.frames.read(i)))
+                if start < n:
+                    try:
+                        self._render(start, writer)
+                    except SourceEnded as e:  # a truncated clip: finish the outputs with what was made
+                        ended, n = e, self.frames.count_complete()
+            except KeyboardInterrupt:
+                # Ctrl-C: the frame in flight is dropped; the outputs get the frames finished so far
+                stopped, n = True, min(n, self.frames.count_complete())
+                if self.progress:
+                    self.progress(n, self.mode.n_frames, STOPPING)
+            try:
+                if writer and n:
+                    self._finish_mp4(writer, n)
+                    writer = None
+                    written.append(self.sinks.mp4)
+                self.seconds = time.perf_counter() - t0
+                if self.sinks.gif and n:
+                    self._make_gif(n)
+                    written.append(self.sinks.gif)
+            except KeyboardInterrupt:  # (again) while finishing the outputs: skip what is left
+                stopped = True
+        finally:
             if writer:
                 writer.abort()
-            raise
-        self.seconds = time.perf_counter() - t0
-        if self.sinks.gif and n:
-            gif_fps = self.sinks.gif_fps or min(self.sinks.fps, 50.0)
-            every = max(1, self.sinks.gif_every)
-            if self.sinks.overlay is None:
-                gif_frames = self.frames.paths(stop=n)[::every]
-            else:
-                gif_frames = (self.sinks.overlay(t, self.frames.read(t)) for t in range(0, n, every))
-            make_gif(gif_frames, self.sinks.gif, fps=gif_fps, dither=self.sinks.gif_dither,
-                     width=self.sinks.gif_width)
+            self.close()
+        if stopped:
+            raise RenderInterrupted(n, self.mode.n_frames, self.sinks.frames_dir, written)
         if ended is not None:
             raise ended
-        return {"frames": n, "resumed_from": start, "stepped": len(self.stepped), "seconds": self.seconds}
+        return {"frames": n, "resumed_from": start, "stepped": len(self.stepped), "seconds": self.seconds,
+                "not_finite": list(self.not_finite)}
+
+    def _mp4_writer(self) -> Mp4Writer | None:
+        s = self.sinks
+        return Mp4Writer(s.mp4, fps=s.fps, crf=s.crf, audio_path=s.audio) if s.mp4 else None
+
+    def _finish_mp4(self, writer: Mp4Writer, n: int) -> None:
+        """Close the MP4 with frames ``0 .. n-1``: those on disk but not yet in it (a Ctrl-C between
+        the PNG and the MP4) go in first; a writer stopped by Ctrl-C is replaced by a new one."""
+        if writer.closed:
+            writer = self._mp4_writer()
+        try:
+            for i in range(writer.frames_written, n):
+                writer.write(self._decorated(i, self.frames.read(i)))
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+
+    def _make_gif(self, n: int) -> None:
+        gif_fps = self.sinks.gif_fps or min(self.sinks.fps, 50.0)
+        every = max(1, self.sinks.gif_every)
+        if self.sinks.overlay is None:
+            gif_frames = self.frames.paths(stop=n)[::every]
+        else:
+            gif_frames = (self.sinks.overlay(t, self.frames.read(t)) for t in range(0, n, every))
+        make_gif(gif_frames, self.sinks.gif, fps=gif_fps, dither=self.sinks.gif_dither, width=self.sinks.gif_width)
 
     def _decorated(self, t: int, frame: torch.Tensor) -> torch.Tensor:
         return frame if self.sinks.overlay is None else self.sinks.overlay(t, frame)
@@ -215,11 +285,28 @@ class FrameScheduler:
             self.progress(t + 1, self.mode.n_frames, "")
 
     def _stepped_frame(self, t: int, source: Source) -> torch.Tensor:
-        out = self.mode.step(t, source, frame_seed(self.seed, t))
+        seed = frame_seed(self.seed, t)
+        out = self.mode.step(t, source, seed)
+        if not finite(out):  # one check per frame, after the step's loop (no syncs inside it)
+            out = self._not_finite(t, source, seed)
         if self._matcher is not None:
             out = self._matcher(out)
         self.stepped.append(t)
         return quantize(out)
+
+    def _not_finite(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        """Frame ``t``'s step gave NaN/inf: step it again smaller, else keep its source; warn."""
+        self.not_finite.append(t)
+        smaller = getattr(self.mode, "step_smaller", None)
+        if smaller is not None:
+            out = smaller(t, source, seed)
+            if finite(out):
+                self.warn(f"frame {t}: the step gave NaN/inf values; stepped again at half the step size")
+                return out
+        again = " (twice, the second time at half the step size)" if smaller is not None else ""
+        self.warn(f"frame {t}: the step gave NaN/inf values{again}; frame {t} is kept as its start picture "
+                  "(not dreamed or stylised)")
+        return source.image
 
     def _render(self, start: int, writer) -> None:
         n, k = self.mode.n_frames, self.cadence

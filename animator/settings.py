@@ -4,10 +4,9 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 from importlib import metadata
 
-from .media import publish
+from .media.atomic import write_atomic
 
 
 def package_versions() -> dict[str, str]:
@@ -25,12 +24,7 @@ def write_settings(path: str, settings: dict) -> None:
     """Write ``settings`` (plus package versions) as JSON, atomically."""
     data = dict(settings)
     data.setdefault("versions", package_versions())
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-settings-", suffix=".json", dir=folder)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=False)
-        f.write("\n")
-    publish(tmp, path)
+    write_atomic(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
 
 
 def settings_path_for(output: str) -> str:

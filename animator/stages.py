@@ -54,11 +54,16 @@ class RecursiveMode(Feedback):
     def describe(self) -> list[str]:
         return [o.description for o in self.stage_objectives]
 
-    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
+    def step(self, t: int, source: Source, seed: int, lr_scale: float = 1.0) -> torch.Tensor:
         stage = t // self.spacing
         p = DreamParams(**{**self.params.as_dict(), "seed": seed})
+        if lr_scale != 1.0:
+            p = replace(p, lr=p.lr * lr_scale)
         dreamed = dream(self.net, source.image, self.stage_objectives[stage], p)
         return (1 - self.blend) * dreamed + self.blend * source.image
+
+    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        return self.step(t, source, seed, lr_scale=0.5)
 
 
 def step_marks(total_steps: int, every: int, ease: bool) -> list[int]:
@@ -86,11 +91,16 @@ class ProgressionMode(Feedback):
         self.device = net.device
         self.climb = OctaveClimb(net, start, objective, params, marks[-1] if marks else 0)
 
-    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
+    def step(self, t: int, source: Source, seed: int, lr_scale: float = 1.0) -> torch.Tensor:
         if self.feedback:
             p = DreamParams(**{**self.params.as_dict(), "seed": seed})
+            if lr_scale != 1.0:
+                p = replace(p, lr=p.lr * lr_scale)
             return source.image if t == 0 else dream(self.net, source.image, self.objective, p)
-        return self.climb.advance(source.image, self.marks[t - 1] if t else 0, self.marks[t], seed)
+        return self.climb.advance(source.image, self.marks[t - 1] if t else 0, self.marks[t], seed, lr_scale=lr_scale)
+
+    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        return self.step(t, source, seed, lr_scale=0.5)
 
     def label(self, t: int) -> str:
         return f"dream {t}" if self.feedback else f"step {self.marks[t]}"
@@ -106,7 +116,7 @@ class ProgressionMode(Feedback):
 def render_recursive(cfg: RecursiveConfig) -> dict:
     """Dream layer after layer; frames, contact sheet and GIF/MP4 in the ``cfg.output`` folder."""
     cfg.validate()
-    check_outputs(cfg.outputs)
+    check_outputs(cfg.outputs, frames_dir=cfg.output)
     seed = cfg.backend.seed
     plan = resolve(cfg.backend, picture=cfg.picture, target=cfg.target, objective=False)
     names, _ = engine_errors(objectives.parse_layers, plan.net.spec, cfg.layers)

@@ -10,8 +10,11 @@ import torch
 from ..engine.deepdream import dream, octave_sizes
 from .configs import DreamConfig, check_dream
 from .media import check_writable, write_image
+from .errors import UserError
 from .progress import console, progress_bar
+from .render import out_of_memory
 from .resolve import resolve
+from .scheduler import finite
 from .settings import settings_path_for, write_settings
 
 AUTO_TILE_ABOVE = 1024  # longest side above which gradients are tiled by default
@@ -31,9 +34,20 @@ def render_dream(cfg: DreamConfig) -> dict:
     t0 = time.perf_counter()
     net = plan.net
     total = len(octave_sizes(h, w, params.octaves, params.octave_scale, net.spec.min_size)) * params.steps
-    with progress_bar(f"dream {w}x{h}", total=total, unit="step") as update:
-        out = dream(net, plan.start, plan.objective, params,
-                    progress=lambda done, _total, info: update(done, f"octave {info['octave']}/{info['octaves']}"))
+    try:
+        with progress_bar(f"dream {w}x{h}", total=total, unit="step") as update:
+            out = dream(net, plan.start, plan.objective, params,
+                        progress=lambda done, _total, info: update(done, f"octave {info['octave']}/{info['octaves']}"))
+        if not finite(out):  # one check, after the loop
+            console.print("[yellow]warning:[/] the dream gave NaN/inf values; dreaming again at half the step size")
+            out = dream(net, plan.start, plan.objective, replace(params, lr=params.lr / 2))
+    except Exception as e:
+        if out_of_memory(e):
+            raise UserError(f"out of memory on {plan.device} dreaming {w}x{h}: try --tile 512 (gradient tiles) or "
+                            "a smaller --size") from None
+        raise
+    if not finite(out):
+        raise UserError(f"the dream gave NaN/inf values, also at half the step size; {cfg.output} not written")
     seconds = time.perf_counter() - t0
     write_image(cfg.output, out)
     settings = {**cfg.as_settings(), **plan.settings(), "dream": params.as_dict()}

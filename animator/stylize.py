@@ -19,9 +19,10 @@ from ..engine.style import StyleParams, StyleTransfer, recipe_for
 from .configs import StyleConfig, Target
 from .media import check_writable, read_image, resize_to, write_image
 from .progress import console, progress_bar
-from .render import check_outputs, run
+from .errors import UserError
+from .render import check_outputs, out_of_memory, run
 from .resolve import Plan, engine_errors, resolve
-from .scheduler import CrossFade, Source
+from .scheduler import CrossFade, Source, finite
 from .settings import settings_path_for, write_settings
 from .media import FrameDir
 from .stages import step_marks
@@ -97,8 +98,18 @@ class StyleProgressionMode(CrossFade):
     def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
         if t == 0:
             return source.image
+        self._from = self._at
         out = self.transfer.run(self.marks[t] - self.marks[self._at])
         self._at = t
+        return out
+
+    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        """After NaN/inf: from the last frame, a fresh optimiser at half the step size (kept from then on)."""
+        self.transfer.set_step_size(self.transfer.params.step_size() / 2)
+        self.transfer.restart_from(source.image)
+        self.transfer.iterations = self.marks[self._from]
+        out = self.transfer.run(self.marks[t] - self.marks[self._from])
+        self._at = t if finite(out) else None  # else the next frame restarts from this one's source
         return out
 
 
@@ -129,6 +140,15 @@ class StyleSweepMode(CrossFade):
         self._at = t
         return out
 
+    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        """After NaN/inf: from the previous frame at half the step size (kept from then on)."""
+        self.transfer.set_step_size(self.transfer.params.step_size() / 2)
+        self.transfer.restart_from(source.image)
+        out = self.step(t, source, seed)
+        if not finite(out):
+            self._at = None  # the next frame restarts from this one's source
+        return out
+
 
 # --------------------------------------------------------------------------- renders
 
@@ -140,11 +160,20 @@ def render_still(cfg: StyleConfig) -> dict:
     dream_obj = plan.objective  # --then-dream's
     w, h = plan.size
     t0 = time.perf_counter()
-    with progress_bar(f"stylize {w}x{h}", total=cfg.iters, unit="iter") as update:
-        def progress(done, _total, info):
-            update(done, f"loss {float(info['loss']):.4g}" if done % 10 == 0 or done == _total else "")
+    try:
+        with progress_bar(f"stylize {w}x{h}", total=cfg.iters, unit="iter") as update:
+            def progress(done, _total, info):
+                update(done, f"loss {float(info['loss']):.4g}" if done % 10 == 0 or done == _total else "")
 
-        out = st.run(cfg.iters, progress=progress)
+            out = st.run(cfg.iters, progress=progress)
+    except Exception as e:
+        if out_of_memory(e):
+            raise UserError(f"out of memory on {plan.device} stylising {w}x{h}: try a smaller --size (or "
+                            "--max-style-size)") from None
+        raise
+    if not finite(out):  # one check, after the optimisation
+        raise UserError(f"the optimisation gave NaN/inf values; {cfg.output} not written: try --lr "
+                        f"{st.params.step_size() / 2:g} (half the step size) or --optimizer adam")
     seconds = time.perf_counter() - t0
     settings.update(seconds=round(seconds, 2), losses=st.current_losses() if cfg.iters else {})
     settings["outputs"] = {"image": os.path.abspath(cfg.output)}

@@ -64,9 +64,15 @@ class VideoDreamMode:
     def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
         return Source(self._carried(t, prev, prev_t))
 
-    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
+    def step(self, t: int, source: Source, seed: int, lr_scale: float = 1.0) -> torch.Tensor:
         base = self.first_params if t == 0 else self.params
-        return dream(self.net, source.image, self.objective, DreamParams(**{**base.as_dict(), "seed": seed}))
+        params = DreamParams(**{**base.as_dict(), "seed": seed})
+        if lr_scale != 1.0:
+            params = replace(params, lr=params.lr * lr_scale)
+        return dream(self.net, source.image, self.objective, params)
+
+    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        return self.step(t, source, seed, lr_scale=0.5)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Between dreamed frames: the nearer dreamed frame's hallucination carried to t."""
@@ -101,16 +107,22 @@ class VideoStyleMode:
     def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
         return Source(self.clip.frame(t)) if self.independent else self._warped(t, prev, prev_t)
 
-    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
+    def step(self, t: int, source: Source, seed: int, lr_scale: float = 1.0) -> torch.Tensor:
         first = t == 0 or self.independent
         # the clip's style targets, computed once; with original colours the styles are matched to
         # each frame's luminance, so StyleTransfer computes them per frame (style=None)
         if self._style is None and not self.params.original_colors:
             self._style = style_targets(self.net, self.styles, self.style_weights)
         temporal = None if first or source.warped is None else Temporal(source.warped, source.mask, self.temporal_weight)
-        st = StyleTransfer(self.net, self.clip.frame(t), self.styles, self.style_weights, replace(self.params, seed=seed),
+        params = replace(self.params, seed=seed)
+        if lr_scale != 1.0:
+            params = replace(params, lr=params.step_size() * lr_scale)
+        st = StyleTransfer(self.net, self.clip.frame(t), self.styles, self.style_weights, params,
                            init=None if first else source.image.contiguous(), style=self._style, temporal=temporal)
         return st.run(self.iters_first if first else self.iters)
+
+    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        return self.step(t, source, seed, lr_scale=0.5)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Cadence: the nearer stylised frame carried along the flow, occlusions from the content."""
@@ -140,7 +152,7 @@ def render_video(cfg: VideoConfig) -> dict:
         mode = VideoStyleMode(plan.net, reader, list(plan.styles), cfg.style_spec.blend, params, cfg.iters_first,
                               cfg.iters, cfg.temporal_weight, flow_method=cfg.flow, independent=cfg.independent)
         extra = {"style": params.as_dict()}
-    audio = trimmed_audio(info)
+    audio = trimmed_audio(info, beside=cfg.outputs.mp4)
     settings = {**cfg.as_settings(), **plan.settings(), "clip": os.path.abspath(c.path), "fps": info.fps,
                 "frame_size": [info.width, info.height], "frames": info.frames, **extra}
     outputs = replace(cfg.outputs, fps=info.fps)

@@ -93,11 +93,17 @@ class ZoomMode:
     def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
         return Source(self.warp(prev, self.motion.between(prev_t, t, self.h, self.w)))
 
-    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
+    def step(self, t: int, source: Source, seed: int, lr_scale: float = 1.0) -> torch.Tensor:
         p = self.params(t, seed)
         if p.steps == 0 or p.lr == 0:
             return source.image
+        if lr_scale != 1.0:
+            p = replace(p, lr=p.lr * lr_scale)
         return dream(self.net, source.image, self.objective_at(t * self.motion.stride), p)
+
+    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        """The step again at half the strength (after it gave NaN/inf)."""
+        return self.step(t, source, seed, lr_scale=0.5)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Warp the stepped frame before forward and the one after backward; cross-fade by time.

@@ -170,11 +170,14 @@ class OctaveClimb:
         return min(len(self.sizes) - 1, step * len(self.sizes) // max(1, self.total))
 
     @torch.no_grad()
-    def advance(self, image: torch.Tensor, first: int, last: int, seed: int) -> torch.Tensor:
-        """The full-size picture after step ``last``, from ``image`` (the picture after step ``first``)."""
+    def advance(self, image: torch.Tensor, first: int, last: int, seed: int, lr_scale: float = 1.0) -> torch.Tensor:
+        """The full-size picture after step ``last``, from ``image`` (the picture after step ``first``);
+        ``lr_scale`` scales the step size of these steps."""
         if first == last:
             return image
         p = DreamParams(**{**self.params.as_dict(), "seed": seed})
+        if lr_scale != 1.0:
+            p = DreamParams(**{**p.as_dict(), "lr": p.lr * lr_scale})
         k = self.octave_of(first)
         if first == 0:
             img = self.bases[k]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Union
@@ -60,10 +61,68 @@ def write_atomic(path: PathLike, data: bytes) -> Path:
         with open(tmp, "wb") as f:
             f.write(data)
         publish(tmp, path)
-    except BaseException:
+    except BaseException as e:
         unlink_quiet(tmp)
+        if isinstance(e, OSError) and e.filename is None:
+            e.filename = str(path)  # (a failed write names no file: a full disk does not say where)
         raise
     return path
+
+
+def temporaries_of(path: PathLike) -> list[Path]:
+    """Temporary files of ``path`` present in its folder: ``<name>.tmp-XXXXXXXX<suffix>`` (what
+    :func:`tmp_beside` makes; a killed writer leaves them behind)."""
+    path = Path(path)
+    pattern = re.compile(re.escape(path.name + TMP_MARK) + r"[a-z0-9_]{8}" + re.escape(path.suffix) + "$")
+    try:
+        with os.scandir(path.parent) as it:
+            return sorted(Path(e.path) for e in it if pattern.match(e.name) and e.is_file(follow_symlinks=False))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def clean_temporaries(paths, keep=()) -> int:
+    """Delete the stale temporaries (:func:`temporaries_of`) of each of ``paths``, except those in
+    ``keep`` (made by this render); returns how many."""
+    keep = {os.path.abspath(k) for k in keep if k}
+    n = 0
+    for path in paths:
+        for tmp in temporaries_of(path):
+            if os.path.abspath(tmp) not in keep:
+                unlink_quiet(tmp)
+                n += 1
+    return n
+
+
+def _missing(folder: PathLike) -> tuple[list[Path], Path]:
+    """The folders that would have to be made for ``folder`` (innermost first), and the nearest existing one."""
+    made = []
+    p = Path(os.path.abspath(folder))
+    while not p.exists() and p != p.parent:
+        made.append(p)
+        p = p.parent
+    return made, p
+
+
+def check_folder_writable(folder: PathLike, what: str = "folder") -> None:
+    """A file can be created in ``folder``, else one UserError line. Folders made for the check are
+    removed again (the render makes them when it writes)."""
+    made, existing = _missing(folder)
+    if not existing.is_dir():
+        raise UserError(f"cannot write to {what} {folder}: {existing} is a file, not a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".dreamreel-check-", dir=folder)
+        os.close(fd)
+        os.remove(tmp)
+    except OSError as e:
+        raise UserError(f"cannot write to {what} {folder}: {e.strerror or e}") from None
+    finally:
+        for d in made:  # innermost first
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
 
 def check_writable(path: str, exts: tuple[str, ...] = IMAGE_EXTS) -> None:
@@ -73,6 +132,9 @@ def check_writable(path: str, exts: tuple[str, ...] = IMAGE_EXTS) -> None:
     if os.path.isdir(path):
         raise UserError(f"output {path} is a folder; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
+    existing = _missing(folder)[1]
+    if not existing.is_dir():
+        raise UserError(f"cannot write to {path}: {existing} is a file, not a folder")
     try:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".dreamreel-check-", dir=folder)

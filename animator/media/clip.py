@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 from ..errors import SourceEnded, UserError, require_file
+from .atomic import tmp_beside, unlink_quiet
 from .ffmpeg import FfmpegError, probe_video, run_ffmpeg
+from .mp4 import mp4_intermediates
 
 
 @dataclass(frozen=True)
@@ -133,16 +135,26 @@ class ClipReader:
             self._gen = None
 
 
-def trimmed_audio(info: ClipInfo) -> str | None:
-    """The clip's audio for the frames used, as a temporary .m4a (None when the clip has none)."""
+def trimmed_audio(info: ClipInfo, beside: str | None = None) -> str | None:
+    """The clip's audio for the frames used, as a temporary .m4a (None when the clip has none).
+
+    ``beside``: the MP4 it is for; the file is then made next to it (``OUT.audio.m4a.tmp-*.m4a``),
+    so that a render killed before deleting it is cleaned up by the next one (:func:`.atomic.clean_temporaries`).
+    """
     if not info.has_audio:
         return None
-    fd, path = tempfile.mkstemp(prefix="dreamreel-audio-", suffix=".m4a")
-    os.close(fd)
+    if beside is None:
+        fd, path = tempfile.mkstemp(prefix="dreamreel-audio-", suffix=".m4a")
+        os.close(fd)
+    else:
+        path = str(tmp_beside(mp4_intermediates(beside)[2]))
     try:
         run_ffmpeg(["-ss", f"{info.start:.6f}", "-i", info.path, "-t", f"{info.frames / info.fps:.6f}",
                     "-vn", "-c:a", "aac", path])
     except FfmpegError:
-        os.remove(path)
+        unlink_quiet(path)
         return None
+    except BaseException:
+        unlink_quiet(path)
+        raise
     return path

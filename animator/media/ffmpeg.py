@@ -22,6 +22,11 @@ class FfmpegError(RuntimeError):
         self.rc, self.cmd, self.stderr = rc, cmd, stderr
 
 
+#: ffmpeg in its own process group (as imageio-ffmpeg starts its readers and writers): the terminal's
+#: Ctrl-C reaches dreamreel only, which stops (or finishes) its ffmpeg itself.
+_OWN_GROUP = {"process_group": 0} if os.name == "posix" else {}
+
+
 def ffmpeg_exe() -> str:
     """Path of the bundled ffmpeg binary."""
     return imageio_ffmpeg.get_ffmpeg_exe()
@@ -31,8 +36,8 @@ def run_ffmpeg(args: list[str], frames: Iterable[np.ndarray] | None = None, *, l
     """Run the bundled ffmpeg with ``args``; optionally stream uint8 frames to its stdin. Returns its stderr.
 
     ``log`` is ffmpeg's ``-v`` level. stderr goes to a temporary file (no pipe deadlock); a failure
-    raises :class:`FfmpegError`. If iterating ``frames`` raises, ffmpeg is killed and the exception
-    propagates.
+    raises :class:`FfmpegError`. If iterating ``frames`` raises (or Ctrl-C comes), ffmpeg is killed
+    and the exception propagates.
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-y", "-v", log, *([] if frames is not None else ["-nostdin"]), *args]
     with tempfile.TemporaryFile() as err:
@@ -41,6 +46,7 @@ def run_ffmpeg(args: list[str], frames: Iterable[np.ndarray] | None = None, *, l
             stdin=subprocess.PIPE if frames is not None else subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
+            **_OWN_GROUP,
         )
         try:
             if frames is not None:
@@ -67,6 +73,63 @@ def run_ffmpeg(args: list[str], frames: Iterable[np.ndarray] | None = None, *, l
     return text
 
 
+class FfmpegPipe:
+    """ffmpeg fed frame by frame through its stdin (push, where :func:`run_ffmpeg` pulls from an iterable).
+
+    ``args`` follow the executable. stderr goes to a temporary file; :meth:`close` waits for ffmpeg and
+    raises :class:`FfmpegError` if it failed (a full disk when it writes its trailer, say), so a
+    broken file is never taken for a finished one. :meth:`kill` stops it at once.
+    """
+
+    def __init__(self, args: list[str]):
+        self.cmd = [ffmpeg_exe(), *args]
+        self._err = tempfile.TemporaryFile()
+        try:
+            self._p = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err,
+                                       **_OWN_GROUP)
+        except BaseException:
+            self._err.close()
+            raise
+
+    def write(self, data) -> None:
+        try:
+            self._p.stdin.write(memoryview(data).cast("B"))
+        except BrokenPipeError:  # ffmpeg is gone: say why
+            self.close()
+            raise FfmpegError(self._p.returncode or -1, self.cmd, self._stderr()) from None
+
+    def _stderr(self) -> str:
+        self._err.seek(0)
+        return self._err.read().decode(errors="replace")
+
+    def close(self) -> None:
+        """Wait for ffmpeg to finish; FfmpegError if it failed."""
+        try:
+            try:
+                self._p.stdin.close()
+            except BrokenPipeError:
+                pass
+            rc = self._p.wait()
+        except BaseException:
+            self.kill()
+            raise
+        if rc != 0:
+            text = self._stderr()
+            self._err.close()
+            raise FfmpegError(rc, self.cmd, text)
+        self._err.close()
+
+    def kill(self) -> None:
+        if self._p.poll() is None:
+            self._p.kill()
+        self._p.wait()
+        try:
+            self._p.stdin.close()
+        except OSError:
+            pass
+        self._err.close()
+
+
 def _secs(stamp: str) -> float:
     """``HH:MM:SS.ss`` (or ``MM:SS.ss``, ``SS.ss``) -> seconds."""
     secs = 0.0
@@ -87,6 +150,12 @@ def _frames_and_secs(log: str) -> tuple[int, float]:
                 secs = _secs(line[i:].split("=", 1)[-1].lstrip().split(" ", 1)[0].strip())
             return nframes, secs
     raise RuntimeError("could not get the number of frames")
+
+
+def count_video_packets(path: PathLike) -> int:
+    """Frames of the first video stream, counted from its packets (no decoding: fast)."""
+    log = run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], log="info")
+    return _frames_and_secs(log)[0]
 
 
 def probe_video(path: PathLike) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import UserError
 from .atomic import TMP_MARK, PathLike, unlink_quiet
 from .images import Frame, read_image, write_image
 
@@ -23,6 +24,7 @@ class FrameDir:
     """
 
     PATTERN = "frame_{:06d}.png"
+    LOCK = ".dreamreel.lock"
     _RE = re.compile(r"^frame_(\d{6,})\.png$")
 
     def __init__(self, path: PathLike):
@@ -82,5 +84,36 @@ class FrameDir:
                     n += 1
         return n
 
+    def lock(self) -> "FolderLock":
+        """Take the folder for this process: a second render into it stops with one UserError line
+        instead of deleting or overwriting this one's frames and temporaries. The lock is the
+        kernel's (``flock``), so a killed render (even SIGKILL) leaves none behind."""
+        return FolderLock(self.path / self.LOCK)
+
     def __len__(self) -> int:
         return self.count_complete()
+
+
+class FolderLock:
+    """An exclusive advisory lock on a file (``flock``); :meth:`release` (or process death) frees it.
+    Where ``fcntl`` does not exist (Windows), no lock is taken."""
+
+    def __init__(self, path: Path):
+        self.fd: int | None = None
+        try:
+            import fcntl
+        except ImportError:
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError(f"another render is writing to {path.parent}; wait for it to end, or give this one "
+                            "another output or --frames-dir") from None
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -18,6 +18,13 @@ from .images import Frame, decode_image, to_uint8
 GIF_DITHERS = ("none", "bayer", "floyd_steinberg", "sierra2", "sierra2_4a")
 
 
+def gif_intermediates(path: PathLike) -> list[Path]:
+    """The names whose temporaries :func:`make_gif` of ``path`` makes: the GIF, its palette, the
+    lossless intermediate of a one-shot frame source."""
+    path = Path(path)
+    return [path, path.with_suffix(".palette.png"), path.with_suffix(".frames.mkv")]
+
+
 def _rate_str(rate: Fraction) -> str:
     return f"{rate.numerator}/{rate.denominator}"
 
@@ -128,7 +135,8 @@ def make_gif(
         h, w = shape[:2]
         return ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", rate, "-i", "-"]
 
-    palette = tmp_beside(path.with_suffix(".palette.png"))
+    _, palette_name, inter_name = gif_intermediates(path)
+    palette = tmp_beside(palette_name)
     inter: Path | None = None
     out_tmp = tmp_beside(path)
     try:
@@ -140,7 +148,7 @@ def make_gif(
             second_frames: Iterable[np.ndarray] | None = _iter_uint8(source)
         else:
             # pass 1: palette + lossless intermediate in one streamed ffmpeg run
-            inter = tmp_beside(path.with_suffix(".frames.mkv"))
+            inter = tmp_beside(inter_name)
             run_ffmpeg([
                 *raw_input(first.shape),
                 "-filter_complex", f"[0:v]split[a][b];[a]{palettegen}[p]",

@@ -4,11 +4,10 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 
 from .atomic import PathLike, publish, tmp_beside, unlink_quiet
-from .ffmpeg import run_ffmpeg
+from .ffmpeg import FfmpegPipe, count_video_packets, run_ffmpeg
 from .images import Frame, to_uint8
 
 _X264_PRESETS = (
@@ -21,6 +20,14 @@ _MP4_COLOR_FILTER = (
     "scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,"
     "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"
 )
+
+
+def mp4_intermediates(path: PathLike) -> list[Path]:
+    """The names whose temporaries (``<name>.tmp-XXXXXXXX<suffix>``) are made for the MP4 ``path``:
+    the MP4 itself, with audio the video-only stream (:class:`Mp4Writer`), and the audio track cut
+    from a clip for it (:func:`.clip.trimmed_audio`)."""
+    path = Path(path)
+    return [path, path.with_suffix(".video.mp4"), path.with_suffix(".audio.m4a")]
 
 
 class Mp4Writer:
@@ -43,7 +50,11 @@ class Mp4Writer:
         audio_path: optional media file whose first audio track is muxed in (AAC). The video is
             encoded first, then a second ffmpeg call copies the video stream and adds the audio
             with ``-map 0:v -map 1:a? -c:a aac -shortest`` (so the result ends with the shorter
-            of the two streams). If the file has no audio stream the result is just the video.
+            of the two streams). Where the audio ends a little before the last frame (a clip's
+            audio cut to ``frames / fps`` at 29.97 or 23.976 fps does) that would drop the last
+            frame: the video's packets are counted, and if any is missing the audio is padded with
+            silence (``apad``) instead, so every frame is kept. If the file has no audio stream the
+            result is just the video.
         odd: yuv420p needs even width and height. ``"pad"`` (default) adds one row/column by
             replicating the last one; ``"crop"`` drops the last row/column instead.
 
@@ -93,6 +104,11 @@ class Mp4Writer:
         else:
             self.abort()
 
+    @property
+    def closed(self) -> bool:
+        """True once closed or aborted (an exception inside :meth:`write` aborts the writer)."""
+        return self._closed
+
     # -- writing --------------------------------------------------------------------
     def _even(self, a: np.ndarray) -> np.ndarray:
         h, w = a.shape[:2]
@@ -110,24 +126,14 @@ class Mp4Writer:
         else:
             ew, eh = w + w % 2, h + h % 2
         self._in_size, self.size = (w, h), (ew, eh)
-        self._tmp = tmp_beside(self.path if self.audio_path is None else self.path.with_suffix(".video.mp4"))
-        self._gen = imageio_ffmpeg.write_frames(
-            str(self._tmp),
-            (ew, eh),
-            pix_fmt_in="rgb24",
-            pix_fmt_out="yuv420p",
-            fps=self.fps,
-            quality=None,
-            codec="libx264",
-            macro_block_size=1,
-            ffmpeg_log_level="error",
-            output_params=[
-                "-vf", _MP4_COLOR_FILTER,
-                "-crf", str(self.crf), "-preset", self.preset,
-                "-movflags", "+faststart", "-f", "mp4",
-            ],
-        )
-        self._gen.send(None)
+        self._tmp = tmp_beside(mp4_intermediates(self.path)[0 if self.audio_path is None else 1])
+        # (the command imageio-ffmpeg's write_frames made, whose exit status it did not check)
+        self._gen = FfmpegPipe([
+            "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{ew}x{eh}", "-pix_fmt", "rgb24",
+            "-r", str(self.fps), "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-v", "error",
+            "-vf", _MP4_COLOR_FILTER, "-crf", str(self.crf), "-preset", self.preset,
+            "-movflags", "+faststart", "-f", "mp4", str(self._tmp),
+        ])
 
     def write(self, frame: Frame) -> None:
         """Append one frame ((1,3,H,W) tensor in [0,1], or an HxWx3 array)."""
@@ -140,7 +146,7 @@ class Mp4Writer:
         try:
             if self._gen is None:
                 self._start(w, h)
-            self._gen.send(self._even(a))
+            self._gen.write(self._even(a))
         except BaseException:
             self.abort()
             raise
@@ -160,19 +166,17 @@ class Mp4Writer:
         tmp_video = self._tmp
         final_tmp: Path | None = None
         try:
-            self._gen.close()  # waits for ffmpeg to finish
-            self._gen = None
+            gen, self._gen = self._gen, None
+            gen.close()  # waits for ffmpeg to finish; FfmpegError if it failed
             if tmp_video is None or not tmp_video.exists() or tmp_video.stat().st_size == 0:
                 raise RuntimeError(f"ffmpeg produced no output for {self.path}")
             if self.audio_path is None:
                 publish(tmp_video, self.path)
             else:
                 final_tmp = tmp_beside(self.path)
-                run_ffmpeg([
-                    "-i", str(tmp_video), "-i", str(self.audio_path),
-                    "-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac",
-                    "-shortest", "-movflags", "+faststart", "-f", "mp4", str(final_tmp),
-                ])
+                self._mux(tmp_video, final_tmp)
+                if count_video_packets(final_tmp) < self.frames_written:  # the audio is the shorter
+                    self._mux(tmp_video, final_tmp, pad=True)
                 publish(final_tmp, self.path)
                 unlink_quiet(tmp_video)
         except BaseException:
@@ -184,24 +188,21 @@ class Mp4Writer:
         self._closed = True
         return self.path
 
+    def _mux(self, video: Path, out: Path, pad: bool = False) -> None:
+        """``video`` (copied) with the audio (AAC) as ``out``; ``pad``: silence after the audio's end."""
+        run_ffmpeg([
+            "-i", str(video), "-i", str(self.audio_path),
+            "-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", *(["-af", "apad"] if pad else []),
+            "-shortest", "-movflags", "+faststart", "-f", "mp4", str(out),
+        ])
+
     def _kill(self) -> None:
         if self._gen is not None:
             gen, self._gen = self._gen, None
-            try:
-                # A BaseException (not Exception) makes imageio-ffmpeg kill ffmpeg at once
-                # instead of waiting for it to flush the encoder.
-                gen.throw(_Abort())
-            except (_Abort, StopIteration):
-                pass
-            except Exception:
-                pass
+            gen.kill()
 
     def abort(self) -> None:
         """Stop ffmpeg and delete the temporary file; ``path`` is not created or touched."""
         self._kill()
         unlink_quiet(self._tmp)
         self._closed = True
-
-
-class _Abort(BaseException):
-    """Thrown into imageio-ffmpeg's writer generator to make it kill ffmpeg immediately."""

@@ -29,6 +29,10 @@ class StyleParams:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def step_size(self) -> float:
+        """``lr``, or the optimiser's default: 1 for L-BFGS, 0.02 for Adam."""
+        return self.lr or (1.0 if self.optimizer == "lbfgs" else 0.02)
+
     def validate(self) -> None:
         for name in ("content_weight", "style_weight", "tv_weight"):
             v = getattr(self, name)

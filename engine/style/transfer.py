@@ -241,11 +241,11 @@ class StyleTransfer:
         if p.optimizer == "lbfgs":
             # strong-Wolfe line search: the fixed unit step of plain L-BFGS blows up when the
             # loss's scale does not suit it (it did with VGG in the Caffe convention)
-            self.opt = torch.optim.LBFGS([self.x], lr=p.lr or 1.0, max_iter=1, history_size=p.history,
+            self.opt = torch.optim.LBFGS([self.x], lr=p.step_size(), max_iter=1, history_size=p.history,
                                          tolerance_grad=0.0, tolerance_change=0.0,
                                          line_search_fn="strong_wolfe")
         else:
-            self.opt = torch.optim.Adam([self.x], lr=p.lr or 0.02)
+            self.opt = torch.optim.Adam([self.x], lr=p.step_size())
 
     def set_weights(self, content_weight: float | None = None, style_weight: float | None = None) -> None:
         """Change the loss balance (a ratio sweep). The optimiser restarts: its memory fits the old loss."""
@@ -255,6 +255,12 @@ class StyleTransfer:
         if style_weight is not None:
             kw["style_weight"] = style_weight
         self.params = replace(self.params, **kw)
+        self.params.validate()
+        self._make_optimizer()
+
+    def set_step_size(self, lr: float) -> None:
+        """Change the optimiser's step size (e.g. halve it after a step went to NaN); the optimiser restarts."""
+        self.params = replace(self.params, lr=lr)
         self.params.validate()
         self._make_optimizer()
 

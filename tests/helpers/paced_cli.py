@@ -1,0 +1,50 @@
+"""The dreamreel command line, paced so that a test can stop it at a known point mid-render.
+
+``python paced_cli.py PAUSE ARGS...``: the real command line, with a pause of PAUSE seconds after
+each frame is written (a test sends SIGKILL or SIGINT while it sleeps after frame k).
+``python paced_cli.py --kill-in-write N ARGS...``: the process kills itself (SIGKILL) in the middle
+of writing frame N: its bytes are on disk under the temporary name, not yet renamed into place.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from dreamreel.animator.cli import main
+from dreamreel.animator.media import atomic, frames
+
+
+def pace(seconds: float) -> None:
+    write = frames.FrameDir.write
+
+    def write_then_wait(self, i, frame):
+        path = write(self, i, frame)
+        time.sleep(seconds)
+        return path
+
+    frames.FrameDir.write = write_then_wait
+
+
+def kill_in_write(n: int) -> None:
+    publish = atomic.publish
+    name = frames.FrameDir.PATTERN.format(n)
+
+    def publish_or_die(tmp, path):
+        if os.path.basename(path) == name:
+            os.kill(os.getpid(), signal.SIGKILL)
+        publish(tmp, path)
+
+    atomic.publish = publish_or_die
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if args[0] == "--kill-in-write":
+        kill_in_write(int(args[1]))
+        args = args[2:]
+    else:
+        pace(float(args[0]))
+        args = args[1:]
+    main(args)
