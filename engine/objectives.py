@@ -9,6 +9,7 @@ to *maximise*. The dream loop takes one objective and never special-cases its ki
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Callable, Iterable, Sequence
 
 import torch
@@ -81,10 +82,12 @@ def channel(name: str, index: int | Sequence[int]) -> Objective:
 def resolve_class(which: int | str) -> int:
     """ImageNet class by index or name (case-insensitive; close matches suggested)."""
     cats = imagenet_categories()
-    if isinstance(which, int) or (isinstance(which, str) and which.strip().isdigit()):
-        i = int(which)
+    if isinstance(which, int) or (isinstance(which, str) and which.strip().isdecimal()):
+        digits = str(which).strip()
+        i = int(digits) if len(digits) <= 6 else len(cats)  # (Python refuses to convert thousands of digits)
         if not 0 <= i < len(cats):
-            raise BackboneError(f"class index {i} out of range 0..{len(cats) - 1}")
+            shown = digits if len(digits) <= 12 else digits[:12] + "..."
+            raise BackboneError(f"class index {shown} out of range 0..{len(cats) - 1}")
         return i
     low = [c.lower() for c in cats]
     key = which.strip().lower().replace("_", " ")
@@ -178,9 +181,13 @@ def parse_layers(spec, text: str | None) -> tuple[list[str], list[float]]:
                 w = float(wt)
             except ValueError:
                 raise ObjectiveError(f"bad layer weight {wt!r} in --layers {text!r} (write name:weight)") from None
+            if not math.isfinite(w):
+                raise ObjectiveError(f"layer weight {wt!r} in --layers {text!r} must be a finite number")
         expanded = spec.expand_layers(part)
         names += expanded
         weights += [w] * len(expanded)
+    if not names:
+        raise ObjectiveError(f"no layer given in --layers {text!r}; {spec.name} layers: {', '.join(spec.taps)}")
     return names, weights
 
 
