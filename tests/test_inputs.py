@@ -206,3 +206,147 @@ def test_a_zoom_factor_that_reaches_zero_is_one_line_naming_value_and_frame(run_
     line = error_line(err)
     assert code == 2 and line == (f'error: zoom: the zoom factor must be > 0 (1 = none, 1.02 = in, 0.98 = out), '
                                   f'got {value} at frame {frame} in "{zoom}"')
+
+
+# ============================================================================ pictures
+
+
+def gradient(h: int = 96, w: int = 128) -> np.ndarray:
+    """An RGB picture whose every pixel differs from its neighbours and whose corners all differ."""
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), (x + 2 * y) * 255 // max(w + 2 * h - 3, 1)],
+                    2).astype(np.uint8)
+
+
+def save_exif(img: Image.Image, path: Path, orientation: int, **kw) -> Path:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img.save(path, exif=exif, **kw)
+    return path
+
+
+def animated_gif(path: Path, n: int = 5, durations=100, size=(96, 128)) -> list[np.ndarray]:
+    frames = [np.roll(gradient(*size), 17 * i, axis=1) for i in range(n)]
+    pics = [Image.fromarray(f) for f in frames]
+    pics[0].save(path, save_all=True, append_images=pics[1:], duration=durations, loop=0)
+    return frames
+
+
+def truncated(path: Path, data: bytes) -> Path:
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def encoded(ext: str, arr: np.ndarray, **kw) -> bytes:
+    buf = __import__("io").BytesIO()
+    Image.fromarray(arr).save(buf, format=ext, **kw)
+    return buf.getvalue()
+
+
+A = gradient()
+# name -> (make the file in a folder, expected (width, height) of a --size 64 dream or the words of its one line)
+PICTURES = {
+    "1x1.png": (lambda d: Image.fromarray(A[:1, :1]).save(d / "1x1.png"), (64, 64)),
+    "16x16.png": (lambda d: Image.fromarray(A[:16, :16]).save(d / "16x16.png"), (64, 64)),
+    "grey.png": (lambda d: Image.fromarray(A).convert("L").save(d / "grey.png"), (64, 48)),
+    "grey_alpha.png": (lambda d: Image.fromarray(A).convert("LA").save(d / "grey_alpha.png"), (64, 48)),
+    "rgba.png": (lambda d: Image.fromarray(np.dstack([A, A[:, :, :1]])).save(d / "rgba.png"), (64, 48)),
+    "palette.png": (lambda d: Image.fromarray(A).convert("P", palette=Image.Palette.ADAPTIVE).save(d / "palette.png"),
+                    (64, 48)),
+    "palette_transparent.png": (lambda d: Image.fromarray(A).convert("P", palette=Image.Palette.ADAPTIVE).save(
+        d / "palette_transparent.png", transparency=0), (64, 48)),
+    "16bit.png": (lambda d: cv2.imwrite(str(d / "16bit.png"), A[:, :, ::-1].astype(np.uint16) * 257), (64, 48)),
+    "16bit_grey.png": (lambda d: cv2.imwrite(str(d / "16bit_grey.png"), A[:, :, 0].astype(np.uint16) * 257), (64, 48)),
+    "cmyk.jpg": (lambda d: Image.fromarray(A).convert("CMYK").save(d / "cmyk.jpg"), (64, 48)),
+    "exif_rotated.jpg": (lambda d: save_exif(Image.fromarray(A), d / "exif_rotated.jpg", 6), (48, 64)),
+    "animated.gif": (lambda d: animated_gif(d / "animated.gif"), (64, 48)),
+    "picture.tga": (lambda d: Image.fromarray(A).save(d / "picture.tga"), (64, 48)),  # OpenCV does not read TGA
+    "truncated.jpg": (lambda d: truncated(d / "truncated.jpg", encoded("JPEG", A)),
+                      "picture {} is truncated: the file ends before the picture does"),
+    "truncated.png": (lambda d: truncated(d / "truncated.png", encoded("PNG", A)),
+                      "picture {} is truncated: the file ends before the picture does"),
+    "text.jpg": (lambda d: (d / "text.jpg").write_text("not a picture at all\n"), "not an image (or a corrupt one): {}"),
+    "empty.png": (lambda d: (d / "empty.png").write_bytes(b""), "{} is an empty file (0 bytes), not an image"),
+}
+
+
+@pytest.mark.parametrize("name", list(PICTURES))
+def test_a_picture_dreams_or_is_one_line(run_cli, tmp_path, name):
+    make, expected = PICTURES[name]
+    make(tmp_path)
+    src, out = tmp_path / name, tmp_path / "out.png"
+    code, _, err = run_cli("dream", src, "-o", out, *DREAM)
+    if isinstance(expected, str):
+        assert code == 2 and error_line(err) == "error: " + expected.format(src)
+        assert not out.exists()
+    else:
+        assert code == 0, err
+        h, w = cv2.imread(str(out)).shape[:2]
+        assert (w, h) == expected
+
+
+def test_pictures_decode_to_what_they_hold(tmp_path):
+    """Grey, alpha, palettes, 16 bits, CMYK and animations: the RGB a viewer shows (first frame)."""
+    make = {name: PICTURES[name][0] for name in PICTURES}
+    for name in ("grey.png", "grey_alpha.png", "rgba.png", "palette.png", "palette_transparent.png", "16bit.png",
+                 "16bit_grey.png", "cmyk.jpg", "animated.gif", "picture.tga"):
+        make[name](tmp_path)
+    grey = np.asarray(Image.fromarray(A).convert("L"))
+    assert np.array_equal(decode_image(tmp_path / "grey.png"), np.dstack([grey] * 3))
+    assert np.array_equal(decode_image(tmp_path / "grey_alpha.png"), np.dstack([grey] * 3))
+    assert np.array_equal(decode_image(tmp_path / "rgba.png"), A)  # alpha dropped
+    for name in ("palette.png", "palette_transparent.png", "animated.gif"):
+        assert np.array_equal(decode_image(tmp_path / name), np.asarray(Image.open(tmp_path / name).convert("RGB")))
+    assert np.array_equal(decode_image(tmp_path / "16bit.png"), A)  # 257 * v -> v
+    assert np.array_equal(decode_image(tmp_path / "16bit_grey.png"), np.dstack([A[:, :, 0]] * 3))
+    cmyk = decode_image(tmp_path / "cmyk.jpg").astype(int)
+    assert np.abs(cmyk - np.asarray(Image.open(tmp_path / "cmyk.jpg").convert("RGB"))).mean() < 2
+    assert np.abs(cmyk - A).mean() < 3
+    assert np.array_equal(decode_image(tmp_path / "picture.tga"), A)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_honoured_as_pillow_does(tmp_path, orientation):
+    """All eight EXIF orientations turn the picture as Pillow's ImageOps.exif_transpose does (a
+    lossless PNG: exactly; a JPEG: within its decoders' rounding)."""
+    png = save_exif(Image.fromarray(A), tmp_path / "o.png", orientation)
+    want = np.asarray(ImageOps.exif_transpose(Image.open(png)).convert("RGB"))
+    assert np.array_equal(decode_image(png), want)
+    jpg = save_exif(Image.fromarray(A), tmp_path / "o.jpg", orientation, quality=95)
+    want = np.asarray(ImageOps.exif_transpose(Image.open(jpg)).convert("RGB")).astype(int)
+    got = decode_image(jpg)
+    assert got.shape == want.shape and np.abs(got - want).mean() < 2
+
+
+def test_an_ordinary_picture_reads_exactly_as_before(tmp_path):
+    """No orientation tag, under the size limits: OpenCV's pixels, untouched (what every render so far used)."""
+    for name, data in (("a.png", encoded("PNG", A)), ("a.jpg", encoded("JPEG", A)), ("a.webp", encoded("WEBP", A))):
+        (tmp_path / name).write_bytes(data)
+        raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(decode_image(tmp_path / name), cv2.cvtColor(raw, cv2.COLOR_BGR2RGB))
+
+
+def test_a_huge_picture_is_shrunk_while_read_and_one_too_huge_is_one_line(run_cli, tmp_path, monkeypatch):
+    """The limits, lowered so that small files cross them: a picture over LARGE_PIXELS is shrunk as it is
+    read (to the size asked for; never a full-size float copy), one over MAX_PIXELS is refused
+    before it is decoded."""
+    monkeypatch.setattr(images, "LARGE_PIXELS", 4000)
+    monkeypatch.setattr(images, "MAX_PIXELS", 20000)
+    (tmp_path / "big.png").write_bytes(encoded("PNG", A))  # 12288 px: large, not too large
+    small = read_image(tmp_path / "big.png", longest=40)
+    assert small.shape == (1, 3, 30, 40)
+    want = cv2.resize(A, (40, 30), interpolation=cv2.INTER_AREA)
+    assert np.array_equal((small[0].permute(1, 2, 0) * 255).round().byte().numpy(), want)
+    assert decode_image(tmp_path / "big.png").shape[0] * decode_image(tmp_path / "big.png").shape[1] <= 4000
+    # a JPEG is shrunk by its decoder (1/2, 1/4, 1/8) first; turned afterwards
+    save_exif(Image.fromarray(A), tmp_path / "big.jpg", 6, quality=95)
+    got = decode_image(tmp_path / "big.jpg", longest=16)
+    want = cv2.resize(np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "big.jpg"))), (12, 16),
+                      interpolation=cv2.INTER_AREA)
+    assert got.shape == (16, 12, 3) and np.abs(got.astype(int) - want).mean() < 6
+    code, _, err = run_cli("dream", tmp_path / "big.png", "-o", tmp_path / "o.png", *DREAM)
+    assert code == 0, err
+    (tmp_path / "huge.png").write_bytes(encoded("PNG", gradient(150, 200)))
+    code, _, err = run_cli("dream", tmp_path / "huge.png", "-o", tmp_path / "o2.png", *DREAM)
+    assert code == 2 and error_line(err) == (f"error: picture {tmp_path / 'huge.png'} is 200x150 px (0.03 megapixels); "
+                                             f"the limit is 0.02 megapixels: make it smaller first")
