@@ -350,3 +350,191 @@ def test_a_huge_picture_is_shrunk_while_read_and_one_too_huge_is_one_line(run_cl
     code, _, err = run_cli("dream", tmp_path / "huge.png", "-o", tmp_path / "o2.png", *DREAM)
     assert code == 2 and error_line(err) == (f"error: picture {tmp_path / 'huge.png'} is 200x150 px (0.03 megapixels); "
                                              f"the limit is 0.02 megapixels: make it smaller first")
+
+
+# ============================================================================ clips
+
+
+def ffmpeg(*args) -> None:
+    run_ffmpeg([str(a) for a in args])
+
+
+def encode(path: Path, frames: list[np.ndarray], fps: float = 12, extra: tuple = ()) -> Path:
+    """Frames as lossless H.264 (4:4:4, qp 0), so a reader's pixels can be compared with them."""
+    h, w = frames[0].shape[:2]
+    run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
+                "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv444p", *extra, str(path)],
+               frames=iter(frames))
+    return path
+
+
+def flat(level: int, h: int = 48, w: int = 64) -> np.ndarray:
+    return np.full((h, w, 3), level, np.uint8)
+
+
+def atoms(data: bytes) -> dict[bytes, tuple[int, int]]:
+    """Top-level MP4 boxes: name -> (offset, size)."""
+    out, i = {}, 0
+    while i + 8 <= len(data):
+        size, name = struct.unpack(">I4s", data[i : i + 8])
+        out[name] = (i, size)
+        if size < 8:
+            break
+        i += size
+    return out
+
+
+def vfr_clip(folder: Path, levels: list[int], seconds: list[float]) -> Path:
+    """A variable-frame-rate clip: frame i is flat grey ``levels[i]``, shown ``seconds[i]``."""
+    lines = []
+    for i, (level, secs) in enumerate(zip(levels, seconds)):
+        Image.fromarray(flat(level)).save(folder / f"f{i}.png")
+        lines += [f"file 'f{i}.png'", f"duration {secs}"]
+    (folder / "list.txt").write_text("\n".join(lines) + "\n")
+    out = folder / "vfr.mp4"
+    ffmpeg("-f", "concat", "-safe", "0", "-i", folder / "list.txt", "-fps_mode", "vfr", "-c:v", "libx264",
+           "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv444p", out)
+    return out
+
+
+def rotated_clip(folder: Path) -> tuple[Path, np.ndarray]:
+    """A clip shown turned 90 degrees (counter-clockwise, as its display matrix says) and its stored frame."""
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:24, :32] = 255  # a bright top-left quarter
+    plain = encode(folder / "plain.mp4", [frame] * 6)
+    out = folder / "rotated.mp4"
+    try:  # the display matrix (ffmpeg >= 6); older ffmpeg wrote the 'rotate' tag instead
+        ffmpeg("-display_rotation", "90", "-i", plain, "-c", "copy", out)
+    except Exception:
+        ffmpeg("-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90", out)
+    return out, frame
+
+
+def truncated_clip(folder: Path, faststart: bool) -> Path:
+    """24 noisy frames, every one a keyframe; cut inside the third frame (with the index at the front),
+    or anywhere (with the index at the end, which is then missing)."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(24)]
+    whole = encode(folder / "whole.mp4", frames, extra=("-g", "1", *(("-movflags", "+faststart") if faststart else ())))
+    data = whole.read_bytes()
+    out = folder / ("cut.mp4" if faststart else "unfinished.mp4")
+    if faststart:
+        start, size = atoms(data)[b"mdat"]
+        out.write_bytes(data[: start + 8 + int((size - 8) / 24 * 2.5)])
+    else:
+        out.write_bytes(data[: len(data) // 2])
+    return out
+
+
+def zero_frame_clip(folder: Path) -> Path:
+    """An MP4 whose index announces 12 frames and whose data holds none."""
+    whole = encode(folder / "whole.mp4", [flat(100)] * 12, extra=("-movflags", "+faststart"))
+    data = whole.read_bytes()
+    out = folder / "zero_frames.mp4"
+    out.write_bytes(data[: atoms(data)[b"mdat"][0] + 8])
+    return out
+
+
+def video(run_cli, clip: Path, out: Path) -> tuple[int, str]:
+    code, _, err = run_cli("video", clip, "--dream", "-o", out, *VIDEO)
+    return code, err
+
+
+def test_a_variable_frame_rate_clip_gives_each_frame_once(run_cli, tmp_path):
+    levels = [20, 50, 80, 110, 140, 170, 200, 230]
+    clip = vfr_clip(tmp_path, levels, [0.04, 0.04, 0.3, 0.04, 0.5, 0.1, 0.04, 0.2])
+    # (it is variable: read at a constant rate, frames are repeated)
+    assert sum(1 for _ in imageio_ffmpeg.read_frames(str(clip))) - 1 != len(levels)
+    info = open_clip(str(clip))
+    assert info.frames == len(levels)
+    reader = ClipReader(info)
+    got = [round(float(reader.frame(t).mean()) * 255) for t in range(info.frames)]
+    reader.close()
+    assert np.allclose(got, levels, atol=2), got
+    out = tmp_path / "o.mp4"
+    code, err = video(run_cli, clip, out)
+    assert code == 0, err
+    assert probe_video(out)["frames"] == 4
+
+
+def test_an_odd_sized_clip_renders_at_an_even_size(run_cli, tmp_path):
+    clip = tmp_path / "odd.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=128x96:rate=12:duration=1", "-vf", "scale=101:77", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv444p", clip)
+    assert probe_video(clip)["width"] == 101
+    out = tmp_path / "o.mp4"
+    code, err = video(run_cli, clip, out)
+    got = probe_video(out)
+    assert code == 0, err
+    assert (got["frames"], got["width"], got["height"]) == (4, 64, 48)
+
+
+def test_a_rotated_phone_clip_is_read_upright(run_cli, tmp_path):
+    clip, stored = rotated_clip(tmp_path)
+    info = open_clip(str(clip))
+    assert (info.width, info.height) == (48, 64)  # shown portrait
+    reader = ClipReader(info)
+    frame = (reader.frame(0)[0].permute(1, 2, 0) * 255).round().byte().numpy()
+    reader.close()
+    assert np.abs(frame.astype(int) - np.rot90(stored, 1)).mean() < 4  # turned as the display matrix says
+    out = tmp_path / "o.mp4"
+    code, err = video(run_cli, clip, out)
+    got = probe_video(out)
+    assert code == 0, err
+    assert (got["frames"], got["width"], got["height"]) == (4, 64, 86)
+    assert "different from the source" not in err  # (imageio-ffmpeg's warning about the turned size)
+
+
+def test_animated_gifs_are_clips_of_all_their_frames(run_cli, tmp_path):
+    for name, durations in (("steady.gif", 100), ("no_delays.gif", 0), ("uneven.gif", [100, 500, 100, 1000, 100])):
+        frames = animated_gif(tmp_path / name, n=5, durations=durations, size=(48, 64))
+        info = open_clip(str(tmp_path / name))
+        assert info.frames == 5, name
+        reader = ClipReader(info)
+        for t, want in enumerate(frames):
+            got = (reader.frame(t)[0].permute(1, 2, 0) * 255).round().byte().numpy()
+            assert np.abs(got.astype(int) - want).mean() < 4, (name, t)  # (the GIF's palette)
+        reader.close()
+    animated_gif(tmp_path / "three.gif", n=3, size=(48, 64))
+    out = tmp_path / "o.mp4"
+    code, err = video(run_cli, tmp_path / "three.gif", out)
+    assert code == 0, err
+    assert probe_video(out)["frames"] == 3
+
+
+def test_a_still_picture_as_a_clip_is_one_frame(run_cli, tmp_path):
+    Image.fromarray(A).save(tmp_path / "still.png")
+    out = tmp_path / "o.mp4"
+    code, err = video(run_cli, tmp_path / "still.png", out)
+    got = probe_video(out)
+    assert code == 0, err
+    assert (got["frames"], got["width"], got["height"]) == (1, 64, 48)
+
+
+def test_a_clip_truncated_in_the_middle_keeps_what_was_rendered(run_cli, tmp_path):
+    clip = truncated_clip(tmp_path, faststart=True)
+    out = tmp_path / "o.mp4"
+    code, err = video(run_cli, clip, out)
+    line = error_line([ln for ln in err.splitlines() if "error:" in ln][0])
+    assert code == 2 and line.startswith("error: the clip ends early: decoding stopped at frame "), err
+    made = int(line.split("stopped at frame ")[1].split()[0])
+    assert 1 <= made < 4
+    assert len(list((tmp_path / "o_frames").glob("frame_*.png"))) == made
+    assert probe_video(out)["frames"] == made  # the MP4 holds what was made, and plays
+
+
+@pytest.mark.parametrize("name, make, words", [
+    ("audio.mp4", lambda d: ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", d / "audio.mp4"),
+     "{} has no video stream (only audio)"),
+    ("zero_frames.mp4", zero_frame_clip, "the clip has no frames that decode: {}"),
+    ("unfinished.mp4", lambda d: truncated_clip(d, faststart=False),
+     "{} is truncated or was never finished: an MP4 without its index (the 'moov atom'), so no frame can be found"),
+    ("empty.mp4", lambda d: (d / "empty.mp4").write_bytes(b""), "{} is an empty file (0 bytes), not a video"),
+    ("text.mp4", lambda d: (d / "text.mp4").write_text("not a video\n"), "not a video (or a corrupt one): {}"),
+])
+def test_a_clip_that_cannot_be_read_is_one_line(run_cli, tmp_path, name, make, words):
+    make(tmp_path)
+    out = tmp_path / "o.mp4"
+    code, err = video(run_cli, tmp_path / name, out)
+    assert code == 2 and error_line(err) == "error: " + words.format(tmp_path / name)
+    assert not out.exists()
