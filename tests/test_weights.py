@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,12 @@ def saved(path: Path, obj, **kw) -> Path:
     return path
 
 
+def a_zip(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("notes.txt", "not weights")
+    return path
+
+
 # name -> (make it in a folder, the words of its one line: "{}" is the path)
 FILES = {
     "empty.pth": (lambda d: (d / "empty.pth").write_bytes(b""), "weights file {} is empty (0 bytes)"),
@@ -60,8 +67,8 @@ FILES = {
         "weights file {} is damaged or truncated (a legacy PyTorch file that does not read)"),
     "plain_pickle.pth": (lambda d: (d / "plain_pickle.pth").write_bytes(pickle.dumps({"w": [1.0, 2.0]})),
                          "weights file {} is a plain Python pickle (protocol"),
-    "zip.pth": (lambda d: __import__("shutil").make_archive(str(d / "z"), "zip", d) and
-                os.replace(d / "z.zip", d / "zip.pth"), "weights file {} is a zip archive but not a PyTorch weights file"),
+    "zip.pth": (lambda d: a_zip(d / "zip.pth"),
+                "weights file {} is a zip archive but not a PyTorch weights file"),
     "a_tensor.pth": (lambda d: saved(d / "a_tensor.pth", torch.zeros(3)),
                      "weights file {} does not hold a PyTorch state dict (it holds a single tensor of shape (3,))"),
     "a_model_dict.pth": (lambda d: saved(d / "a_model_dict.pth", {"model": vgg_state(), "epoch": 3}),
