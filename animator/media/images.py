@@ -55,11 +55,12 @@ def to_uint8(frame: Frame) -> np.ndarray:
     return np.ascontiguousarray(np.clip(np.rint(a * 255.0), 0, 255).astype(np.uint8))
 
 
-#: Pictures with more pixels than this are refused before they are decoded (one line): decoding
-#: alone would take 3-8 bytes a pixel (450 MB-1.2 GB at the limit), and no render needs that many.
+#: Pictures with more pixels than this are refused from their header, before they are decoded (one
+#: line): OpenCV's decoding alone takes about 6 bytes a pixel for an 8-bit PNG and 12 for a 16-bit
+#: one (tests/benchmarks/bench_inputs.py), and no render needs that many pixels.
 MAX_PIXELS = 150_000_000
-#: Pictures with more pixels than this are shrunk while they are read, in 8 bits and before
-#: anything else (area averaging, to the size the caller asks for), so a huge picture never
+#: Pictures with more pixels than this are shrunk while they are read, right after decoding (area
+#: averaging, to the size the caller will use; a JPEG by its decoder), so a huge picture never
 #: becomes a full-size float image (12 bytes a pixel). Below it, reading is exact as always.
 LARGE_PIXELS = 64_000_000
 
