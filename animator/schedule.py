@@ -212,12 +212,14 @@ class _Parser:
         while self.i < len(text):
             # frame number
             start = self.i
-            while self.peek().isdigit():
+            while self.peek().isascii() and self.peek().isdigit():  # ("²".isdigit(), but int("²") fails)
                 self.i += 1
             if self.i == start:
                 c = self.peek()
                 what = "a negative frame number" if c == "-" else repr(c)
                 raise self.error(f"expected a frame number, found {what}", start)
+            if self.i - start > 9:  # (and int() refuses thousands of digits)
+                raise self.error("frame number too large", start)
             frame = int(text[start : self.i])
             if out and frame <= out[-1].frame:
                 raise self.error(f"frame numbers must increase: {frame} after {out[-1].frame}", start)

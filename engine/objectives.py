@@ -193,9 +193,12 @@ def parse_layers(spec, text: str | None) -> tuple[list[str], list[float]]:
 
 def parse_channels(text: str) -> list[int]:
     try:
-        return [int(c) for c in text.split(",") if c.strip()]
+        chans = [int(c) for c in text.split(",") if c.strip()]
     except ValueError:
         raise ObjectiveError(f"bad --channels {text!r}: give channel numbers like 12 or 12,40") from None
+    if not chans:
+        raise ObjectiveError(f"no channel given in --channels {text!r}: give channel numbers like 12 or 12,40")
+    return chans
 
 
 def check_similarity(similarity: str) -> None:
