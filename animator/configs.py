@@ -298,12 +298,18 @@ class ZoomConfig(Config):
         return DreamParams(octave_scale=self.octave_scale, jitter=self.jitter, smooth=self.smooth, tile=self.tile)
 
     def schedule(self, name: str):
+        """The schedule ``name``, evaluated at every frame the render will ask for (1/0 at frame 90,
+        a zoom factor that reaches 0) so that its mistakes are one line now, not a traceback later."""
         try:
             s = parse_schedule(getattr(self, name), name=name.replace("_", "-"))
-            s.values(min(self.frames, 2))  # evaluates each keyframe once: catches 1/0 at frame 0
-            return s
+            values = s.values(1 if s.is_constant else self.frames)
         except ScheduleError as e:
             raise UserError(str(e)) from None
+        if name == "zoom":
+            for t, v in enumerate(values):
+                fail_if(not v > 0, f'zoom: the zoom factor must be > 0 (1 = none, 1.02 = in, 0.98 = out), '
+                                   f'got {v:g} at frame {t} in "{s.text}"')
+        return s
 
 
 SCHEDULES = ("zoom", "angle", "translation_x", "translation_y", "center_x", "center_y", "strength", "steps", "octaves")
@@ -312,6 +318,35 @@ BORDERS = ("reflect", "replicate", "wrap")
 PRESET_KEYS = ({f.name for f in fields(ZoomConfig)} - {"preset", "tile", "preview", "picture", "backend", "target",
                                                      "outputs"}
                | {"size", "model", "fps", "class"} | {f.name for f in fields(Target)} - {"klass"})
+
+
+# what each preset key holds (TOML gives strings, integers, floats, booleans, arrays, tables)
+_WHOLE = ("frames", "jitter", "cadence", "crf", "size")
+_NUMBER = ("octave_scale", "smooth", "fps", "pixel_weight")
+_TEXT_OR_WHOLE = ("channels", "class")  # channels = 12, class = 207
+
+
+def check_preset_types(name: str, data: dict) -> None:
+    """Each value of a preset is of the kind its key takes, else one line naming the key."""
+    def whole(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    for key, v in data.items():
+        if key in SCHEDULES:
+            ok, want = number(v) or isinstance(v, str), "a number or a schedule string like \"0:(1.02)\""
+        elif key in _WHOLE:
+            ok, want = whole(v), "a whole number"
+        elif key in _NUMBER:
+            ok, want = number(v), "a number"
+        elif key in _TEXT_OR_WHOLE:
+            ok, want = whole(v) or isinstance(v, str), "text or a whole number"
+        else:
+            ok, want = isinstance(v, str), "text (in quotes)"
+        shown = repr(v) if len(repr(v)) <= 60 else repr(v)[:57] + "..."
+        fail_if(not ok, f"preset {name}: {key} must be {want} (got {shown})")
 
 
 def zoom_config(cli: dict, preset_name: str | None) -> ZoomConfig:
@@ -325,6 +360,7 @@ def zoom_config(cli: dict, preset_name: str | None) -> ZoomConfig:
     unknown = sorted(set(data) - PRESET_KEYS)
     fail_if(bool(unknown), f"preset {name}: unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(PRESET_KEYS))})"
             if unknown else "")
+    check_preset_types(name, data)
     if "class" in data:
         data["klass"] = data.pop("class")
     asked = [k for k in ("layers", "channels", "klass") if cli.get(k) is not None]

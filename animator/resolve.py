@@ -7,6 +7,7 @@ is what ``settings.json`` records beside the output. Errors from the engine beco
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def start_image(spec: str, size: int, seed: int = 0) -> tuple[torch.Tensor, dict
     if (low.startswith("solid:") or low.startswith("color:")) and not os.path.exists(spec):
         rgb = parse_color(spec.split(":", 1)[1])
         return start_pictures.solid(size, size, rgb), {"kind": "solid", "rgb": [round(c * 255) for c in rgb]}
-    img = read_image(spec)
+    img = read_image(spec, longest=size)
     return resize_to(img, fit_size(img.shape[-2], img.shape[-1], size)), {"kind": "file", "path": os.path.abspath(spec)}
 
 
@@ -138,8 +139,14 @@ def check_fits(net: Backbone, w: int, h: int, what: str, hint: str) -> None:
 
 
 def guide_picture(path: str) -> torch.Tensor:
-    g = read_image(path)
+    g = read_image(path, longest=GUIDE_SIZE)
     return resize_to(g, fit_size(g.shape[-2], g.shape[-1], GUIDE_SIZE))
+
+
+def style_longest(spec: StyleSpec, content_hw: tuple[int, int]) -> int:
+    """The longest side a style picture is resized to (what bounds reading a huge one)."""
+    longest = spec.style_scale * max(content_hw)
+    return max(1, math.ceil(min(longest, spec.max_style_size) if spec.max_style_size else longest))
 
 
 def style_pictures(spec: StyleSpec, pictures: list[torch.Tensor], content_hw: tuple[int, int], net: Backbone):
@@ -175,10 +182,13 @@ def resolve(backend: Backend, *, picture: Picture | None = None, blend: str | No
     if picture is not None:
         start, start_desc = start_image(picture.image, picture.size, seed=backend.seed)
         if blend:
-            start = start_pictures.blend(start, read_image(blend), alpha)
+            start = start_pictures.blend(start, read_image(blend, longest=max(start.shape[-2:])), alpha)
             start_desc = {**start_desc, "blend": os.path.abspath(blend), "alpha": alpha}
         start = start.to(device)
-    raw_styles = [read_image(p) for p in styles.styles] if styles else []  # bad files fail before the model loads
+    raw_styles = []  # read before the model loads, so bad files fail first
+    if styles:
+        h, w = (start.shape[-2], start.shape[-1]) if frame_size is None else (frame_size[1], frame_size[0])
+        raw_styles = [read_image(p, longest=style_longest(styles, (h, w))) for p in styles.styles]
     guide = guide_picture(target.guide) if target is not None and target.guide else None
     model, reason = choose_model(backend, for_style)
     net = engine_errors(get_backbone, model, weights=backend.weights, device=device)

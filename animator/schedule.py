@@ -30,6 +30,7 @@ import bisect
 import math
 import numbers
 import re
+import warnings
 from typing import Callable
 
 __all__ = ["Schedule", "ScheduleError", "parse_schedule"]
@@ -49,6 +50,8 @@ _FUNCS_1: dict[str, Callable[[float], float]] = {
     "sqrt": math.sqrt,
     "exp": math.exp,
 }
+MAX_DEPTH = 100  # nesting levels of one expression
+
 _FUNCS_N: dict[str, Callable[..., float]] = {"min": min, "max": max}
 _CONSTS = {"pi": math.pi, "e": math.e}
 _ALLOWED = "t, max_f, pi, e, numbers, + - * / % **, and " + ", ".join(
@@ -83,13 +86,20 @@ class ScheduleError(ValueError):
     0-based character offset in the schedule text (``.name`` and ``.text`` are kept too)."""
 
     def __init__(self, name: str, message: str, position: int, text: str, frame: float | None = None):
-        shown = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        shown = _one_line(text)
         at_frame = f" at frame {frame:g}" if frame is not None else ""
         super().__init__(f'{name}: {message}{at_frame} at position {position} in "{shown}"')
         self.name = name
         self.position = position
         self.text = text
         self.frame = frame
+
+
+def _one_line(text: str) -> str:
+    """``text`` as it can be shown inside one line: backslashes doubled, line breaks and other
+    control or separator characters escaped (``\\n``, ``\\x0c``, ``\\u2028``)."""
+    return "".join(c if c == " " or (c.isprintable() and c != "\\") else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 class _Keyframe:
@@ -119,7 +129,7 @@ class Schedule:
             return k.const
         try:
             v = float(k.fn(t, max_f))
-        except (ArithmeticError, ValueError) as exc:  # ZeroDivision, Overflow, math domain
+        except (ArithmeticError, ValueError, RecursionError) as exc:  # ZeroDivision, Overflow, math domain
             raise ScheduleError(self.name, _describe(exc), k.position, self.text, t) from None
         if not math.isfinite(v):
             raise ScheduleError(self.name, f"value is {v}", k.position, self.text, t)
@@ -153,6 +163,8 @@ def _describe(exc: Exception) -> str:
         return "division by zero"
     if isinstance(exc, OverflowError):
         return "numeric overflow"
+    if isinstance(exc, RecursionError):
+        return "expression too deeply nested"
     return f"math error ({exc})"
 
 
@@ -200,12 +212,14 @@ class _Parser:
         while self.i < len(text):
             # frame number
             start = self.i
-            while self.peek().isdigit():
+            while self.peek().isascii() and self.peek().isdigit():  # ("²".isdigit(), but int("²") fails)
                 self.i += 1
             if self.i == start:
                 c = self.peek()
                 what = "a negative frame number" if c == "-" else repr(c)
                 raise self.error(f"expected a frame number, found {what}", start)
+            if self.i - start > 9:  # (and int() refuses thousands of digits)
+                raise self.error("frame number too large", start)
             frame = int(text[start : self.i])
             if out and frame <= out[-1].frame:
                 raise self.error(f"frame numbers must increase: {frame} after {out[-1].frame}", start)
@@ -271,7 +285,9 @@ class _Compiler:
         if not self.src.strip():
             raise self.error("empty expression", 0)
         try:
-            tree = ast.parse(self.src, mode="eval")
+            with warnings.catch_warnings():  # "invalid decimal literal" and the like: the error below says it
+                warnings.simplefilter("ignore")
+                tree = ast.parse(self.src, mode="eval")
         except SyntaxError as exc:
             pos = (exc.offset or 0) - 1
             if exc.lineno != 1 or not 0 <= pos < len(self.src):
@@ -279,7 +295,7 @@ class _Compiler:
             raise self.error(f"invalid expression ({exc.msg})", pos) from None
         except (RecursionError, MemoryError, ValueError):
             raise self.error("expression too complex", 0) from None
-        self.dynamic = False
+        self.dynamic, self.depth = False, 0
         try:
             fn = self.build(tree.body)
         except RecursionError:
@@ -288,13 +304,24 @@ class _Compiler:
             return fn, None
         try:  # depends on neither t nor max_f: evaluate once, now
             value = float(fn(0.0, 0))
-        except (ArithmeticError, ValueError) as exc:
+        except (ArithmeticError, ValueError, RecursionError) as exc:
             raise self.error(_describe(exc), 0) from None
         if not math.isfinite(value):
             raise self.error(f"value is {value}", 0)
         return (lambda t, m: value), value
 
     def build(self, node: ast.AST) -> _Fn:
+        # each level is one closure call when the schedule is evaluated: a bounded depth keeps
+        # evaluation far from Python's recursion limit wherever in a render it happens
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self.error(f"expression too deeply nested (more than {MAX_DEPTH} levels)", self.node_pos(node))
+            return self.build_node(node)
+        finally:
+            self.depth -= 1
+
+    def build_node(self, node: ast.AST) -> _Fn:
         if isinstance(node, ast.Constant):
             v = node.value
             if isinstance(v, bool) or not isinstance(v, (int, float)):

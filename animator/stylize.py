@@ -41,13 +41,14 @@ def start_of(cfg: StyleConfig, plan: Plan) -> tuple[torch.Tensor | None, dict, s
     h, w = plan.start.shape[-2:]
     init, desc, mode = None, {"kind": cfg.init}, cfg.init
     if cfg.init not in ("content", "noise"):
-        init = resize_to(read_image(cfg.init), (h, w)).to(plan.device)
+        init = resize_to(read_image(cfg.init, longest=max(h, w)), (h, w)).to(plan.device)
         desc, mode = {"kind": "file", "path": os.path.abspath(cfg.init)}, "image"
     if cfg.init_blend:
         if init is None:
             init = plan.start if cfg.init == "content" else \
                 start_pictures.noise(h, w, seed=cfg.backend.seed, std=0.25).to(plan.device)
-        init = start_pictures.blend(init, read_image(cfg.init_blend).to(plan.device), cfg.alpha)
+        other = read_image(cfg.init_blend, longest=max(init.shape[-2:])).to(plan.device)
+        init = start_pictures.blend(init, other, cfg.alpha)
         desc, mode = {**desc, "blend": os.path.abspath(cfg.init_blend), "alpha": cfg.alpha}, "image"
     return init, desc, mode
 

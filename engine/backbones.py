@@ -70,8 +70,8 @@ class ModelSpec:
         for part in [p.strip() for p in text.split(",") if p.strip()]:
             if ".." in part and part not in self.tap_modules:
                 a, b = (s.strip() for s in part.split("..", 1))
-                self.check_tap(a)
-                self.check_tap(b)
+                self.check_tap(a, ordered=True)
+                self.check_tap(b, ordered=True)
                 i, j = self.taps.index(a), self.taps.index(b)
                 if i > j:
                     raise BackboneError(f"layer range {part!r} runs backwards; write {b}..{a}")
@@ -83,12 +83,13 @@ class ModelSpec:
             raise BackboneError(f"no layer given; {self.name} layers: {', '.join(self.taps)}")
         return out
 
-    def check_tap(self, tap: str) -> None:
-        if (tap == LOGITS and self.has_classifier) or tap == INPUT:
+    def check_tap(self, tap: str, ordered: bool = False) -> None:
+        """``tap`` is one of the model's; ``ordered``: one of its listed layers (a range's ends)."""
+        if ((tap == LOGITS and self.has_classifier) or tap == INPUT) and not ordered:
             return
-        if tap not in self.tap_modules:
-            valid = ", ".join(self.taps)
-            raise BackboneError(f"unknown layer {tap!r} for {self.name}; valid layers: {valid}")
+        if tap not in (self.taps if ordered else self.tap_modules):
+            where = " in a layer range" if ordered and tap in (LOGITS, INPUT, *self.tap_modules) else ""
+            raise BackboneError(f"unknown layer {tap!r}{where} for {self.name}; valid layers: {', '.join(self.taps)}")
 
 
 def _lite0_spec() -> ModelSpec:

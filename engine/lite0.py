@@ -109,7 +109,10 @@ def convert_state_dict(state: dict) -> dict:
     if any(k.startswith("_blocks.") for k in state):
         out = {}
         for k, v in state.items():
-            nk = _map_key(k)
+            try:
+                nk = _map_key(k)
+            except IndexError:  # a name too short to be one of the port's
+                raise KeyError(k) from None
             if nk is not None:
                 out[nk] = v
         return out

@@ -9,6 +9,7 @@ to *maximise*. The dream loop takes one objective and never special-cases its ki
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -90,10 +91,12 @@ def random_channels(n_channels: int, fraction: float, seed: int, draw: int) -> l
 def resolve_class(which: int | str) -> int:
     """ImageNet class by index or name (case-insensitive; close matches suggested)."""
     cats = imagenet_categories()
-    if isinstance(which, int) or (isinstance(which, str) and which.strip().isdigit()):
-        i = int(which)
+    if isinstance(which, int) or (isinstance(which, str) and which.strip().isdecimal()):
+        digits = str(which).strip()
+        i = int(digits) if len(digits) <= 6 else len(cats)  # (Python refuses to convert thousands of digits)
         if not 0 <= i < len(cats):
-            raise BackboneError(f"class index {i} out of range 0..{len(cats) - 1}")
+            shown = digits if len(digits) <= 12 else digits[:12] + "..."
+            raise BackboneError(f"class index {shown} out of range 0..{len(cats) - 1}")
         return i
     low = [c.lower() for c in cats]
     key = which.strip().lower().replace("_", " ")
@@ -187,17 +190,24 @@ def parse_layers(spec, text: str | None) -> tuple[list[str], list[float]]:
                 w = float(wt)
             except ValueError:
                 raise ObjectiveError(f"bad layer weight {wt!r} in --layers {text!r} (write name:weight)") from None
+            if not math.isfinite(w):
+                raise ObjectiveError(f"layer weight {wt!r} in --layers {text!r} must be a finite number")
         expanded = spec.expand_layers(part)
         names += expanded
         weights += [w] * len(expanded)
+    if not names:
+        raise ObjectiveError(f"no layer given in --layers {text!r}; {spec.name} layers: {', '.join(spec.taps)}")
     return names, weights
 
 
 def parse_channels(text: str) -> list[int]:
     try:
-        return [int(c) for c in text.split(",") if c.strip()]
+        chans = [int(c) for c in text.split(",") if c.strip()]
     except ValueError:
         raise ObjectiveError(f"bad --channels {text!r}: give channel numbers like 12 or 12,40") from None
+    if not chans:
+        raise ObjectiveError(f"no channel given in --channels {text!r}: give channel numbers like 12 or 12,40")
+    return chans
 
 
 def check_similarity(similarity: str) -> None:

@@ -133,8 +133,8 @@ def test_caffe_file_wrapped_or_with_bare_keys_loads_the_same(tmp_path, wrap):
 
 
 @pytest.mark.parametrize("damage, message", [
-    ("drop", "missing 1 tensors, e.g. features.28.bias"),
-    ("reshape", "size mismatch for features.14.weight"),
+    ("drop", "1 of the 26 tensors it needs are missing, e.g. features.28.bias"),
+    ("reshape", "features.14.weight is 256x128x3x3 in the file, vgg16_caffe needs 256x256x3x3"),
 ])
 def test_caffe_file_with_a_missing_or_misshapen_tensor_is_one_clear_error(tmp_path, damage, message):
     state = random_caffe_state(VGG16_CAFFE_LAYOUT)
@@ -164,7 +164,7 @@ def test_weights_file_that_does_not_fit_is_one_clear_error(tmp_path):
         get_backbone("vgg16_caffe", weights=str(bad))
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(BackboneError, match="cannot read weights file"):
+    with pytest.raises(BackboneError, match="junk.pth is not a PyTorch weights file"):
         get_backbone("vgg16_caffe", weights=str(junk))
 
 

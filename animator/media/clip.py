@@ -40,14 +40,20 @@ def open_clip(path: str, width: int | None = None, start: float = 0.0, end: floa
               max_frames: int | None = None) -> ClipInfo:
     """Probe ``path`` and resolve the frames a render will use. Bad input -> one-line UserError."""
     require_file(path, kind="a video")
+    if os.path.getsize(path) == 0:
+        raise UserError(f"{path} is an empty file (0 bytes), not a video")
     try:
         info = probe_video(path)
+    except FfmpegError as e:
+        raise UserError(_why_not_a_video(path, e.stderr)) from None
     except Exception:
         raise UserError(f"not a video (or a corrupt one): {path}") from None
     if info["frames"] <= 0 or info["width"] <= 0:
         raise UserError(f"the clip has no frames: {path}")
-    fps = info["fps"] or 24.0
     total = info["frames"]
+    # frames per second: the stream's; a stream that gives none (a GIF with zero delays) is
+    # timed by its length
+    fps = info["fps"] or (total / info["duration"] if info["duration"] > 0 else 24.0)
     announced = int(round(info["duration"] * fps))
     if announced > total * 1.05 + 2:
         # a truncated file: its header promises more than can be decoded. Plan for the promised
@@ -71,6 +77,25 @@ def open_clip(path: str, width: int | None = None, start: float = 0.0, end: floa
     return ClipInfo(path, fps, w, h, n, (sw, sh), first / fps, info["has_audio"])
 
 
+def _why_not_a_video(path: str, log: str) -> str:
+    """In words, why ffmpeg could not count a file's video frames (from its log)."""
+    streams = [ln for ln in log.splitlines() if ln.lstrip().startswith("Stream #") and "->" not in ln]
+    if any("Video:" in ln for ln in streams):
+        return f"the clip has no frames that decode: {path}"
+    if any("Audio:" in ln for ln in streams):
+        return f"{path} has no video stream (only audio)"
+    if streams:
+        return f"{path} has no video stream"
+    if "moov atom not found" in log:
+        with open(path, "rb") as f:
+            if f.read(12)[4:8] == b"ftyp":  # an MP4/MOV whose index was never written: cut short
+                return (f"{path} is truncated or was never finished: an MP4 without its index (the "
+                        f"'moov atom'), so no frame can be found")
+    if "Input #" in log:
+        return f"{path} has no video stream"
+    return f"not a video (or a corrupt one): {path}"
+
+
 class ClipReader:
     """Frames of a clip in order, as (1, 3, H, W) tensors; keeps the last few for flow and warping.
 
@@ -87,9 +112,11 @@ class ClipReader:
 
     def _open(self):
         input_params = ["-ss", f"{self.info.start:.6f}"] if self.info.start > 0 else []
-        output_params = []
+        # every decoded frame once, as the probe counted them: a variable frame rate (a phone clip,
+        # a GIF's own delays) is neither padded with copies nor thinned to a constant rate
+        output_params = ["-fps_mode", "passthrough"]
         if (self.info.width, self.info.height) != self.info.source_size:
-            output_params = ["-vf", f"scale={self.info.width}:{self.info.height}:flags=area"]
+            output_params += ["-vf", f"scale={self.info.width}:{self.info.height}:flags=area"]
         self._gen = imageio_ffmpeg.read_frames(self.info.path, input_params=input_params,
                                                output_params=output_params)
         quiet = logging.getLogger("imageio_ffmpeg")  # it warns that we asked for a scaled size: we did

@@ -1,6 +1,7 @@
 """The one ffmpeg runner (the binary bundled with imageio-ffmpeg, so no system ffmpeg is needed) and video probing."""
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import tempfile
@@ -171,9 +172,13 @@ def probe_video(path: PathLike) -> dict:
     log = run_ffmpeg(["-i", path, "-map", "0:v:0", "-vf", "null", "-f", "null", "-"], log="info")
     nframes, secs = _frames_and_secs(log)
     gen = imageio_ffmpeg.read_frames(path)
+    quiet = logging.getLogger("imageio_ffmpeg")  # it warns when a rotated clip's frames are turned: we want that
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
         meta = next(gen)
     finally:
+        quiet.setLevel(level)
         gen.close()
     has_audio = any(ln.lstrip().startswith("Stream #") and "Audio:" in ln for ln in log.splitlines())
     w, h = meta["size"]
