@@ -104,25 +104,31 @@ def _missing(folder: PathLike) -> tuple[list[Path], Path]:
     return made, p
 
 
-def check_folder_writable(folder: PathLike, what: str = "folder") -> None:
-    """A file can be created in ``folder``, else one UserError line. Folders made for the check are
-    removed again (the render makes them when it writes)."""
+def _probe(folder: PathLike, label: str, keep: bool) -> None:
+    """A file can be created in ``folder`` (made if missing), else one UserError line naming ``label``.
+    ``keep``: leave the folders made for the check (a still's writer needs them), else remove them."""
     made, existing = _missing(folder)
     if not existing.is_dir():
-        raise UserError(f"cannot write to {what} {folder}: {existing} is a file, not a folder")
+        raise UserError(f"cannot write to {label}: {existing} is a file, not a folder")
     try:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".dreamreel-check-", dir=folder)
         os.close(fd)
         os.remove(tmp)
     except OSError as e:
-        raise UserError(f"cannot write to {what} {folder}: {e.strerror or e}") from None
+        raise UserError(f"cannot write to {label}: {e.strerror or e}") from None
     finally:
-        for d in made:  # innermost first
+        for d in ([] if keep else made):  # innermost first
             try:
                 os.rmdir(d)
             except OSError:
                 pass
+
+
+def check_folder_writable(folder: PathLike, what: str = "folder") -> None:
+    """A file can be created in ``folder``, else one UserError line. Folders made for the check are
+    removed again (the render makes them when it writes)."""
+    _probe(folder, f"{what} {folder}", keep=False)
 
 
 def check_writable(path: str, exts: tuple[str, ...] = IMAGE_EXTS) -> None:
@@ -131,14 +137,4 @@ def check_writable(path: str, exts: tuple[str, ...] = IMAGE_EXTS) -> None:
         raise UserError(f"output {path} must end in one of {', '.join(exts)}")
     if os.path.isdir(path):
         raise UserError(f"output {path} is a folder; give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    existing = _missing(folder)[1]
-    if not existing.is_dir():
-        raise UserError(f"cannot write to {path}: {existing} is a file, not a folder")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".dreamreel-check-", dir=folder)
-        os.close(fd)
-        os.remove(tmp)
-    except OSError as e:
-        raise UserError(f"cannot write to {path}: {e.strerror or e}") from None
+    _probe(os.path.dirname(os.path.abspath(path)), path, keep=True)
