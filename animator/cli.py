@@ -11,7 +11,6 @@ import shlex
 import sys
 from typing import Optional
 
-import click
 import typer
 
 from .configs import (DreamConfig, ProgressionConfig, RecursiveConfig, StyleConfig, VideoConfig, build,
@@ -313,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(e.exit_code)
     except RenderInterrupted as e:
         interrupted(e, argv)
-    except (KeyboardInterrupt, click.exceptions.Abort):  # (typer returns 130 for a Ctrl-C itself)
+    except (KeyboardInterrupt, typer.Abort):  # (typer returns 130 for a Ctrl-C itself)
         interrupted(None, argv)
     except Exception as e:
         # click/typer usage errors (unknown option, bad value): one line, exit 2
