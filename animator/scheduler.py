@@ -70,6 +70,13 @@ class CrossFade:
         return a if b is None else a + ((t - ta) / (tb - ta)) * (b - a)
 
 
+class HalfStep:
+    """Modes whose ``step`` takes ``lr_scale``: after NaN/inf the step is tried again at half the size."""
+
+    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        return self.step(t, source, seed, lr_scale=0.5)
+
+
 class Feedback(CrossFade):
     """Modes whose every stepped frame starts from the last one (recursive stages, progressions)."""
 

@@ -22,12 +22,12 @@ from ..engine.params import DreamParams
 from .configs import ProgressionConfig, RecursiveConfig
 from .render import check_outputs, run
 from .resolve import engine_errors, resolve
-from .scheduler import Feedback, Source
+from .scheduler import Feedback, HalfStep, Source
 from .sheet import caption, contact_sheet
 from .media import FrameDir
 
 
-class RecursiveMode(Feedback):
+class RecursiveMode(HalfStep, Feedback):
     def __init__(self, net: Backbone, start: torch.Tensor, layers: list[str], params: DreamParams,
                  blend: float = 0.3, tween: int = 0, random_channels_from: int | None = None,
                  channel_fraction: float = 0.25, seed: int = 0, extra: Objective | None = None,
@@ -62,9 +62,6 @@ class RecursiveMode(Feedback):
         dreamed = dream(self.net, source.image, self.stage_objectives[stage], p)
         return (1 - self.blend) * dreamed + self.blend * source.image
 
-    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
-        return self.step(t, source, seed, lr_scale=0.5)
-
 
 def step_marks(total_steps: int, every: int, ease: bool) -> list[int]:
     """Step counts at which frames are recorded: 0, every, 2*every, ... total (eased: denser early)."""
@@ -75,7 +72,7 @@ def step_marks(total_steps: int, every: int, ease: bool) -> list[int]:
     return sorted(marks)
 
 
-class ProgressionMode(Feedback):
+class ProgressionMode(HalfStep, Feedback):
     """One long dream recorded every few steps, or a feedback loop of full dreams (no motion).
 
     The long dream climbs the octave pyramid as a still dream does (:class:`OctaveClimb`);
@@ -98,9 +95,6 @@ class ProgressionMode(Feedback):
                 p = replace(p, lr=p.lr * lr_scale)
             return source.image if t == 0 else dream(self.net, source.image, self.objective, p)
         return self.climb.advance(source.image, self.marks[t - 1] if t else 0, self.marks[t], seed, lr_scale=lr_scale)
-
-    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
-        return self.step(t, source, seed, lr_scale=0.5)
 
     def label(self, t: int) -> str:
         return f"dream {t}" if self.feedback else f"step {self.marks[t]}"

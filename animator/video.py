@@ -26,7 +26,7 @@ from .media import ClipReader, open_clip, trimmed_audio
 from .configs import VideoConfig
 from .render import check_outputs, run
 from .resolve import resolve
-from .scheduler import Source
+from .scheduler import HalfStep, Source
 
 
 def along_flow(clip: ClipReader, t: int, prev_t: int, image: torch.Tensor, method: str):
@@ -36,7 +36,7 @@ def along_flow(clip: ClipReader, t: int, prev_t: int, image: torch.Tensor, metho
     return warp(image, flow_t_to_prev), mask
 
 
-class VideoDreamMode:
+class VideoDreamMode(HalfStep):
     def __init__(self, net: Backbone, objective: Objective, clip: ClipReader, params: DreamParams,
                  carry: str = "flow", blend: float = 0.5, flow_method: str = "dis", first_params: DreamParams | None = None,
                  persistence: float = 0.9):
@@ -71,9 +71,6 @@ class VideoDreamMode:
             params = replace(params, lr=params.lr * lr_scale)
         return dream(self.net, source.image, self.objective, params)
 
-    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
-        return self.step(t, source, seed, lr_scale=0.5)
-
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Between dreamed frames: the nearer dreamed frame's hallucination carried to t."""
         if b is not None and (tb - t) < (t - ta):
@@ -81,7 +78,7 @@ class VideoDreamMode:
         return self._carried(t, a, ta)
 
 
-class VideoStyleMode:
+class VideoStyleMode(HalfStep):
     """Ruder et al. 2016: frame 0 stylised fully; frame t starts from the previous stylised frame
     warped by the flow (the content where it is occluded) and is pulled toward it by a temporal
     loss where the flow holds; fewer iterations after the first frame."""
@@ -120,9 +117,6 @@ class VideoStyleMode:
         st = StyleTransfer(self.net, self.clip.frame(t), self.styles, self.style_weights, params,
                            init=None if first else source.image.contiguous(), style=self._style, temporal=temporal)
         return st.run(self.iters_first if first else self.iters)
-
-    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
-        return self.step(t, source, seed, lr_scale=0.5)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Cadence: the nearer stylised frame carried along the flow, occlusions from the content."""

@@ -19,7 +19,7 @@ from .progress import console
 from .render import check_outputs, run
 from .resolve import resolve, scheduled_objective
 from .schedule import Schedule
-from .scheduler import Source
+from .scheduler import HalfStep, Source
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Motion:
         return m
 
 
-class ZoomMode:
+class ZoomMode(HalfStep):
     """``objective``: one objective for every frame, or ``t -> objective`` (an objective schedule)."""
 
     def __init__(self, net: Backbone, objective: Objective | Callable[[int], Objective], start: torch.Tensor,
@@ -100,10 +100,6 @@ class ZoomMode:
         if lr_scale != 1.0:
             p = replace(p, lr=p.lr * lr_scale)
         return dream(self.net, source.image, self.objective_at(t * self.motion.stride), p)
-
-    def step_smaller(self, t: int, source: Source, seed: int) -> torch.Tensor:
-        """The step again at half the strength (after it gave NaN/inf)."""
-        return self.step(t, source, seed, lr_scale=0.5)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Warp the stepped frame before forward and the one after backward; cross-fade by time.
