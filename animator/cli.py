@@ -201,6 +201,8 @@ def stylize(
     layer: Optional[str] = typer.Option(None, help="Layer(s) to dream with --then-dream (default: the model's)."),
     dream_steps: int = typer.Option(10, help="--then-dream: steps per octave."),
     dream_octaves: int = typer.Option(4, help="--then-dream: octaves."),
+    net: Optional[str] = typer.Option(None, help="Stylise with a trained network file (video --save-net): one "
+                                                 "pass, no optimisation, no --style."),
     **options,
 ) -> None:
     """Neural style transfer (Gatys et al.): a still, its progression, a content:style sweep."""
@@ -229,6 +231,22 @@ def video(
     temporal_weight: float = typer.Option(50.0, help="Style: pull toward the previous frame along the flow."),
     independent: bool = typer.Option(False, help="Style: every frame on its own (no flow; for comparison)."),
     original_colors: bool = typer.Option(False, help="Style: keep the clip's colours."),
+    method: str = typer.Option("optimize", help="Style: optimize (each frame optimised: the quality reference) or "
+                                                "network (a small network trained on the clip, then every frame in "
+                                                "one pass: minutes instead of hours)."),
+    net: Optional[str] = typer.Option(None, help="Style with this trained network file (--save-net); no training."),
+    save_net: Optional[str] = typer.Option(None, help="Network: save the trained network here (for --net)."),
+    train_seconds: Optional[float] = typer.Option(90.0, help="Network: training time budget, seconds."),
+    train_iters: int = typer.Option(3000, help="Network: at most this many training iterations."),
+    train_pairs: int = typer.Option(64, help="Network: consecutive frame pairs it trains on (spread over the clip)."),
+    keyframes: int = typer.Option(1, help="Network: frames stylised by the optimisation (--iters-first "
+                                          "iterations) that the network learns from (0 = none)."),
+    net_temporal_weight: float = typer.Option(20.0, help="Network: weight of the temporal loss in training."),
+    net_blend: float = typer.Option(0.0, help="Network: share of the previous output carried along the flow "
+                                              "where it holds (0 = off)."),
+    net_batch: int = typer.Option(8, help="Network: frames per batch."),
+    net_cache: bool = typer.Option(True, help="Network: reuse a network trained before on the same clip, style "
+                                              "and settings (kept in ~/.cache/dreamreel/nets)."),
     layers: Optional[str] = typer.Option(None, "--layer", "--layers", help="Layer(s) to dream."),
     width: Optional[int] = typer.Option(None, help="Resize frames to this width (even)."),
     start: float = typer.Option(0.0, help="Start time in seconds."),

@@ -21,7 +21,7 @@ from ..engine.params import FLOW_METHODS, DreamParams
 from .config_parts import (CARRIES, COLOR_SPACES, IMAGE_EXTS, OPTIMIZERS, Backend, ClipSpec, Config, Outputs,
                            Picture, StyleSpec, Target, build, check_color, check_dream, check_ext, check_file, fail_if,
                            part)
-from .errors import UserError
+from .errors import UserError, require_file
 from .objective_schedule import ObjectiveSchedule, parse_objective_schedule
 from .schedule import ScheduleError, parse_schedule
 
@@ -128,6 +128,7 @@ class StyleConfig(Config):
     sweep_frames: int = 9
     then_dream: bool = False
     layer: str | None = None
+    net: str | None = None  # a trained network (video --save-net): one pass instead of the optimisation
     dream: DreamParams = field(default_factory=lambda: DreamParams(octaves=4, steps=10, lr=0.012, smooth=1.0))
     backend: Backend = part(Backend)
     outputs: Outputs = part(lambda: Outputs(fps=10.0))
@@ -135,6 +136,19 @@ class StyleConfig(Config):
     @property
     def animated(self) -> bool:
         return bool(self.outputs.gif or self.sweep_ratio or self.outputs.mp4)
+
+    def validate(self) -> None:
+        if self.net is None:
+            return super().validate()
+        # the network carries its style: the picture, the output and the backend are all it needs
+        fail_if(bool(self.style_spec.styles), "--net brings its own style: give --net or --style, not both")
+        fail_if(self.animated or self.then_dream, "--net stylises a still: give -o OUTPUT.png (no --gif, --sweep-ratio "
+                                                  "or --then-dream)")
+        for p in (self.picture, self.backend):
+            p.validate()
+        fail_if(not self.output, "give -o OUTPUT.png")
+        check_ext(self.output, IMAGE_EXTS)
+        require_file(self.net, "network file")
 
     def check(self) -> None:
         c = self
@@ -176,6 +190,9 @@ class StyleConfig(Config):
         return a, b
 
 
+METHODS = ("optimize", "network")
+
+
 @dataclass(frozen=True)
 class VideoConfig(Config):
     """``video``: dream (``dream=True``) or stylise every frame of a clip."""
@@ -190,6 +207,18 @@ class VideoConfig(Config):
     temporal_weight: float = 50.0
     independent: bool = False
     original_colors: bool = False
+    # style: the network method
+    method: str = "optimize"  # optimize | network
+    net: str | None = None  # a trained network file (implies the network method; no training)
+    save_net: str | None = None
+    train_seconds: float | None = 90.0
+    train_iters: int = 3000
+    train_pairs: int = 64  # frame pairs the network trains on (spread over the clip)
+    keyframes: int = 1
+    net_temporal_weight: float = 20.0
+    net_blend: float = 0.0
+    net_batch: int = 8
+    net_cache: bool = True
     # dream
     target: Target = part(Target)
     dream: DreamParams = field(default_factory=lambda: DreamParams(octaves=2, steps=6, lr=0.012, jitter=32, smooth=1.0))
@@ -207,14 +236,25 @@ class VideoConfig(Config):
     def mode(self) -> str:
         return "video-dream" if self.dream_clip else "video-style"
 
+    @property
+    def network(self) -> bool:
+        return not self.dream_clip and (self.method == "network" or self.net is not None)
+
     def validate(self) -> None:
-        fail_if(self.dream_clip == bool(self.style_spec.styles),
-                "say what to do with the clip: --dream, or --style IMAGE (one of them)")
+        fail_if(self.dream_clip == bool(self.style_spec.styles or self.net),
+                "say what to do with the clip: --dream, or --style IMAGE / --net FILE (one of them)")
+        fail_if(self.method not in METHODS, f"unknown --method {self.method!r}; use {' or '.join(METHODS)}")
+        if self.net is not None:
+            fail_if(bool(self.style_spec.styles), "--net brings its own style: give --net or --style, not both")
+            require_file(self.net, "network file")
         fail_if(not (self.outputs.mp4 or "").lower().endswith(".mp4"), f"output {self.outputs.mp4} must end in .mp4")
         if self.dream_clip:  # style options are not asked for: only the dream's parts are checked
             for p in (self.clip, self.backend, self.target, self.outputs):
                 p.validate()
             check_dream(self.dream)
+        elif self.net is not None:  # the network carries its style
+            for p in (self.clip, self.backend, self.outputs):
+                p.validate()
         else:
             for p in (self.clip, self.backend, self.style_spec, self.outputs):
                 p.validate()
@@ -229,14 +269,28 @@ class VideoConfig(Config):
         else:
             fail_if(self.iters_first < 1 or self.iters < 0 or self.temporal_weight < 0,
                     "--iters-first must be >= 1, --iters and --temporal-weight >= 0")
+            fail_if(self.train_seconds is not None and not self.train_seconds > 0,
+                    f"--train-seconds must be > 0 (got {self.train_seconds:g})")
+            fail_if(self.train_iters < 1 or self.train_pairs < 1 or self.keyframes < 0 or self.net_batch < 1,
+                    "--train-iters, --train-pairs and --net-batch must be >= 1, --keyframes >= 0")
+            fail_if(not 0 <= self.net_blend < 1, f"--net-blend must be in [0, 1) (got {self.net_blend:g})")
+            fail_if(self.net_temporal_weight < 0, "--net-temporal-weight must be >= 0")
+            fail_if(self.network and (self.original_colors or self.independent or self.cadence > 1),
+                    "--original-colors, --independent and --cadence are options of --method optimize")
 
     def as_settings(self) -> dict:
         s = super().as_settings()
         s["command"] = self.mode
+        net_keys = ("method", "net", "save_net", "train_seconds", "train_iters", "train_pairs", "keyframes",
+                    "net_temporal_weight", "net_blend", "net_batch", "net_cache")
         drop = ("iters_first", "iters", "temporal_weight", "independent", "original_colors", "styles", "style_weights",
-                "style_scale", "max_style_size") if self.dream_clip else (
+                "style_scale", "max_style_size") + net_keys if self.dream_clip else (
             "layers", "channels", "class", "guide", "similarity", "pixel_weight", "dream", "refine_steps", "carry",
             "blend", "persistence")
+        if not self.dream_clip and not self.network:
+            drop += net_keys
+        elif self.network:  # how the network is kept is not what is rendered
+            drop += ("save_net", "net_cache", "iters", "temporal_weight", "independent", "original_colors")
         return {k: v for k, v in s.items() if k not in drop}
 
 

@@ -22,6 +22,7 @@ from .progress import console, progress_bar
 from .errors import UserError
 from .render import check_outputs, out_of_memory, run
 from .resolve import Plan, engine_errors, resolve
+from ..engine.device import pick_device
 from .scheduler import CrossFade, Source, finite
 from .settings import settings_path_for, write_settings
 from .media import FrameDir
@@ -221,6 +222,32 @@ def render_animation(cfg: StyleConfig) -> dict:
     return {**result, "mode": mode, "settings": settings}
 
 
+def render_net_still(cfg: StyleConfig) -> dict:
+    """``--net``: the picture through a trained network (one pass, no optimisation)."""
+    from .netstyle import read_net
+    from .resolve import start_image
+
+    check_writable(cfg.output)
+    device = engine_errors(pick_device, cfg.backend.device)
+    net, trained_with = read_net(cfg.net, device)
+    start, start_desc = start_image(cfg.picture.image, cfg.picture.size, seed=cfg.backend.seed)
+    t0 = time.perf_counter()
+    out = net.stylize(start.to(device))
+    seconds = time.perf_counter() - t0
+    h, w = out.shape[-2:]
+    settings = {"command": "stylize", "method": "network", "net": {"file": os.path.abspath(cfg.net),
+                                                                   "trained_with": trained_with},
+                "start": start_desc, "frame_size": [w, h], "device": str(device), "seconds": round(seconds, 3),
+                "outputs": {"image": os.path.abspath(cfg.output)}}
+    write_image(cfg.output, out)
+    write_settings(settings_path_for(cfg.output), settings)
+    console.print(f"[green]wrote[/] {cfg.output}  ({w}x{h}, network {cfg.net}, {seconds:.2f} s)", highlight=False,
+                  soft_wrap=True)
+    return {"settings": settings, "image": out}
+
+
 def render_stylize(cfg: StyleConfig) -> dict:
     cfg.validate()
+    if cfg.net:
+        return render_net_still(cfg)
     return render_animation(cfg) if cfg.animated else render_still(cfg)

@@ -131,23 +131,30 @@ def render_video(cfg: VideoConfig) -> dict:
     c = cfg.clip
     info = open_clip(c.path, width=c.width, start=c.start, end=c.end, max_frames=c.max_frames)
     dreaming = cfg.dream_clip
-    plan = resolve(cfg.backend, frame_size=(info.width, info.height), target=cfg.target if dreaming else None,
-                   styles=None if dreaming else cfg.style_spec, for_style=not dreaming, hint="raise --width")
-    reader = ClipReader(info, device=plan.device)
+    if cfg.network:
+        from .netstyle import network_mode
+
+        mode, plan_settings, reader = network_mode(cfg, info)
+        extra = {}
+    else:
+        plan = resolve(cfg.backend, frame_size=(info.width, info.height), target=cfg.target if dreaming else None,
+                       styles=None if dreaming else cfg.style_spec, for_style=not dreaming, hint="raise --width")
+        plan_settings = plan.settings()
+        reader = ClipReader(info, device=plan.device)
     if dreaming:
         # carried frames only need a few refining steps; without carry each frame is a full, independent dream
         later = cfg.dream if cfg.carry == "none" else replace(cfg.dream, steps=cfg.refine_steps, octaves=1)
         mode = VideoDreamMode(plan.net, plan.objective, reader, later, carry=cfg.carry, blend=cfg.blend,
                               flow_method=cfg.flow, first_params=cfg.dream, persistence=cfg.persistence)
         extra = {}
-    else:
+    elif not cfg.network:
         plan.announce()
         params = StyleParams(original_colors=cfg.original_colors, seed=cfg.backend.seed)
         mode = VideoStyleMode(plan.net, reader, list(plan.styles), cfg.style_spec.blend, params, cfg.iters_first,
                               cfg.iters, cfg.temporal_weight, flow_method=cfg.flow, independent=cfg.independent)
         extra = {"style": params.as_dict()}
     audio = trimmed_audio(info, beside=cfg.outputs.mp4)
-    settings = {**cfg.as_settings(), **plan.settings(), "clip": os.path.abspath(c.path), "fps": info.fps,
+    settings = {**cfg.as_settings(), **plan_settings, "clip": os.path.abspath(c.path), "fps": info.fps,
                 "frame_size": [info.width, info.height], "frames": info.frames, **extra}
     outputs = replace(cfg.outputs, fps=info.fps)
     try:

@@ -34,12 +34,12 @@ from .recipes import (INITS, LITE0_PAINTERLY, OPTIMIZERS, RECIPES, VGG_CLASSIC, 
 from .stats import gram, style_stats, tv_loss
 from .taps import PIXEL, check_taps, padded_taps, pixel_bands
 from .transfer import (RANGE_GAIN, ContentTargets, Progress, StyleTargets, StyleTransfer, Temporal, blend_weights,
-                       content_targets, judge, losses, style_targets, stylize, temporal_loss)
+                       content_targets, judge, losses, losses_of, style_targets, stylize, temporal_loss)
 
 __all__ = [
     "COLOR_SPACES", "keep_colors", "lab_to_rgb", "luminance_image", "rgb_to_lab", "rgb_to_ycbcr", "ycbcr_to_rgb",
     "INITS", "LITE0_PAINTERLY", "OPTIMIZERS", "RECIPES", "VGG_CLASSIC", "StyleParams", "StyleRecipe", "recipe_for",
     "style_size", "gram", "style_stats", "tv_loss", "PIXEL", "check_taps", "padded_taps", "pixel_bands",
     "RANGE_GAIN", "ContentTargets", "Progress", "StyleTargets", "StyleTransfer", "Temporal", "blend_weights",
-    "content_targets", "judge", "losses", "style_targets", "stylize", "temporal_loss",
+    "content_targets", "judge", "losses", "losses_of", "style_targets", "stylize", "temporal_loss",
 ]

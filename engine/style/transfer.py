@@ -120,10 +120,17 @@ def style_targets(net: Backbone, styles: Sequence[torch.Tensor], style_weights: 
 def losses(net: Backbone, image: torch.Tensor, content: ContentTargets, style: StyleTargets, recipe: StyleRecipe,
            tv_beta: float | None = None) -> dict[str, torch.Tensor]:
     """Unweighted content, style and TV losses of ``image`` (graph kept for gradients)."""
+    acts = padded_taps(net, image, [*recipe.content_layers, *recipe.style_layers], recipe.pad)
+    return losses_of(acts, image, content, style, recipe, tv_beta)
+
+
+def losses_of(acts: dict[str, torch.Tensor], image: torch.Tensor, content: ContentTargets, style: StyleTargets,
+              recipe: StyleRecipe, tv_beta: float | None = None) -> dict[str, torch.Tensor]:
+    """:func:`losses` from the activations ``acts`` of ``image`` (1, 3, H, W) (e.g. one picture's slice of a
+    batch's activations)."""
     content_loss = image.new_zeros(())
     style_loss = image.new_zeros(())
     per_layer = {}
-    acts = padded_taps(net, image, [*recipe.content_layers, *recipe.style_layers], recipe.pad)
     for n in recipe.content_layers:
         l = F.mse_loss(acts[n], content.features[n])
         content_loss = content_loss + (l / content.norm[n] if content.norm else l)

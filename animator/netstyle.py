@@ -1,0 +1,239 @@
+"""The network method of ``video --style``: a small feed-forward network trained on the clip.
+
+Keyframes are stylised by the optimisation (the quality reference), the network
+(:mod:`dreamreel.engine.style.network`) is trained on the clip's own frame pairs and the keyframes,
+then every frame is one pass through it, a batch at a time, streamed through the usual sinks. The
+trained network is an artefact: cached by (clip, style, settings), so a re-render skips training,
+and saved where ``--save-net`` says, for ``--net`` on other clips and stills.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import replace
+
+import torch
+
+from ..engine.flow import flow_pair, warp
+from ..engine.style import StyleParams, StyleTransfer, style_targets
+from ..engine.style.network import (VERSION, NetTrainer, NetTrainParams, StyleNet, StyleNetError, load_style_net,
+                                    training_clip)
+from .configs import VideoConfig
+from .errors import UserError, require_file
+from .media import ClipReader
+from .media.atomic import tmp_beside, publish, unlink_quiet
+from .progress import console, progress_bar
+from .resolve import Plan, engine_errors, resolve
+from ..engine.device import pick_device
+from .scheduler import CrossFade, Source
+from pathlib import Path
+
+
+def cache_dir() -> str:
+    """Where trained networks are kept: ``$DREAMREEL_CACHE``, else ``$XDG_CACHE_HOME/dreamreel``, else ~/.cache."""
+    root = os.environ.get("DREAMREEL_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dreamreel")
+    return os.path.join(root, "nets")
+
+
+def _file_key(path: str) -> dict:
+    st = os.stat(path)
+    return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_net(path: str, device) -> tuple[StyleNet, dict]:
+    """``--net FILE``: the network and the settings it was trained with, or one line (exit code 2)."""
+    require_file(path, "network file")
+    try:
+        return load_style_net(path, device)
+    except StyleNetError as e:
+        raise UserError(str(e)) from None
+
+
+def save_net(net: StyleNet, settings: dict, path: str) -> None:
+    """Write a network file atomically (a temporary name beside it, then a rename)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_beside(target)
+    try:
+        torch.save(net.state(settings), tmp)
+        publish(tmp, target)
+    except BaseException:
+        unlink_quiet(tmp)
+        raise
+
+
+def train_params(cfg: VideoConfig) -> NetTrainParams:
+    return NetTrainParams(iters=cfg.train_iters, seconds=cfg.train_seconds, seed=cfg.backend.seed,
+                          temporal_weight=cfg.net_temporal_weight)
+
+
+def _pairs_at(n_frames: int, most: int) -> list[int]:
+    """First frames of the training pairs (t, t+1): all of them, or ``most`` spread evenly over the clip."""
+    if n_frames < 2:
+        return []
+    if n_frames - 1 <= most:
+        return list(range(n_frames - 1))
+    return sorted({round(i * (n_frames - 2) / (most - 1)) for i in range(most)})
+
+
+def _keyframes_at(n_frames: int, k: int) -> list[int]:
+    """``k`` keyframes, each in the middle of an equal share of the clip."""
+    return sorted({min(n_frames - 1, int((i + 0.5) * n_frames / k)) for i in range(k)}) if k else []
+
+
+def network_mode(cfg: VideoConfig, info) -> tuple["NetworkStyleMode", dict, ClipReader]:
+    """The network method's mode (and what settings.json records of it, and its clip reader): ``--net`` is
+    read before anything loads; otherwise the request is resolved and the network is found or trained."""
+    if cfg.net:
+        device = engine_errors(pick_device, cfg.backend.device)
+        net, trained_with = read_net(cfg.net, device)
+        used = {"network": {"file": os.path.abspath(cfg.net), "sha256": _sha256(cfg.net),
+                            "trained_with": trained_with}, "device": str(device)}
+        console.print(f"network: {cfg.net}", highlight=False)
+    else:
+        plan = resolve(cfg.backend, frame_size=(info.width, info.height), styles=cfg.style_spec, for_style=True,
+                       hint="raise --width")
+        plan.announce("; method: network")
+        device = plan.device
+        net, record = network_for(cfg, plan, info)
+        used = {**plan.settings(), "network": record}
+    reader = ClipReader(info, device=device, keep=cfg.net_batch + 2)
+    mode = NetworkStyleMode(net.to(device), reader, batch=cfg.net_batch, blend=cfg.net_blend, flow_method=cfg.flow)
+    return mode, used, reader
+
+
+def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict]:
+    """The network a clip is rendered with: ``--net``, the cache's, or one trained now (then cached and,
+    with ``--save-net``, saved there). Returns (network, what to record in settings.json)."""
+    params = train_params(cfg)
+    key = {"version": VERSION, "clip": _file_key(cfg.clip.path), "width": info.width, "height": info.height,
+           "start": info.start, "frames": info.frames, "styles": [_sha256(p) for p in cfg.style_spec.styles],
+           "style_spec": [cfg.style_spec.style_weights, cfg.style_spec.style_scale, cfg.style_spec.max_style_size],
+           "model": plan.net.name, "weights": plan.net.weights_sha256(), "train": params.as_dict(),
+           "keyframes": cfg.keyframes, "keyframe_frames": _keyframes_at(info.frames, min(cfg.keyframes, info.frames)),
+           "keyframe_iters": cfg.iters_first, "train_pairs": cfg.train_pairs, "flow": cfg.flow}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    cached = os.path.join(cache_dir(), f"{digest}.pt")
+    settings = {"trained_on": key, "cache_key": digest}
+    if cfg.net_cache and os.path.exists(cached):
+        try:
+            net, _ = load_style_net(cached, plan.device)
+            console.print(f"network: trained before, from the cache ({cached})", highlight=False)
+            used = {"file": cached, "cached": True, **settings}
+            if cfg.save_net:
+                save_net(net, settings, cfg.save_net)
+            return net, used
+        except StyleNetError:  # a damaged cache entry is trained again
+            pass
+    net = train_network(cfg, plan, info, params)
+    if cfg.net_cache:
+        try:
+            save_net(net, settings, cached)
+        except OSError as e:
+            console.print(f"[yellow]warning:[/] the trained network was not cached ({e.strerror or e})")
+    if cfg.save_net:
+        save_net(net, settings, cfg.save_net)
+        console.print(f"network saved: {cfg.save_net}", highlight=False)
+    return net, {"file": os.path.abspath(cfg.save_net) if cfg.save_net else cached, "cached": False, **settings}
+
+
+def train_network(cfg: VideoConfig, plan: Plan, info, params: NetTrainParams) -> StyleNet:
+    """Keyframes by the optimisation, flows of the training pairs, then the network's training."""
+    starts = _pairs_at(info.frames, cfg.train_pairs)
+    keys = _keyframes_at(info.frames, min(cfg.keyframes, info.frames))
+    wanted = set(starts) | {t + 1 for t in starts} | set(keys)
+    frames: dict[int, torch.Tensor] = {}
+    reader = ClipReader(info, device="cpu", keep=2)
+    try:
+        for t in range(max(wanted) + 1):
+            f = reader.frame(t)
+            if t in wanted:
+                frames[t] = f
+    finally:
+        reader.close()
+    pairs = []
+    with progress_bar("flow of the training frames", len(starts), unit="pair") as update:
+        for i, t in enumerate(starts):
+            fw, _, mask = flow_pair(frames[t], frames[t + 1], method=cfg.flow)
+            pairs.append((frames[t], frames[t + 1], fw, mask))
+            update(i + 1)
+    style_params = StyleParams(seed=cfg.backend.seed)
+    keyframes = []
+    if keys:
+        targets = style_targets(plan.net, list(plan.styles), cfg.style_spec.blend)
+        total = len(keys) * cfg.iters_first
+        with progress_bar(f"keyframes {', '.join(map(str, keys))} (optimisation)", total, unit="iter") as update:
+            for i, t in enumerate(keys):
+                st = StyleTransfer(plan.net, frames[t].to(plan.device), list(plan.styles), cfg.style_spec.blend,
+                                   style_params, style=targets)
+                done = i * cfg.iters_first
+                st.run(cfg.iters_first, progress=lambda k, n, _: update(done + k))
+                keyframes.append((frames[t], st.image()))
+    clip = training_clip(pairs, keyframes)
+    trainer = NetTrainer(plan.net, list(plan.styles), cfg.style_spec.blend, clip, params, style_params)
+    budget = params.seconds
+    last = {"t": 0.0}
+    with progress_bar("training the network", round(budget) if budget else params.iters,
+                      unit="second" if budget else "iter") as update:
+        def report(i, n, info):
+            now = info["seconds"]
+            if i == 1 or now - last["t"] >= 1.0 or (n and i == n):  # the loss crosses to the host once a second
+                last["t"] = now
+                update(min(round(now), round(budget)) if budget else i, f"iter {i}  loss {float(info['loss']):.3g}")
+        net = trainer.train(report)
+    first, final = float(trainer.history[0]), float(torch.stack(trainer.history[-10:]).mean())
+    console.print(f"network trained: {len(trainer.history)} iterations, loss {first:.3g} -> {final:.3g}",
+                  highlight=False)
+    return net
+
+
+class NetworkStyleMode(CrossFade):
+    """Every frame one pass through the trained network, ``batch`` frames at a time (batches start at
+    multiples of ``batch``, so a resumed or split render computes the same batches). ``blend`` > 0:
+    where the flow from frame t back to t-1 holds, the network's output for t-1 carried along it is
+    mixed in by that share (the raw outputs are mixed, never a mixed one: no ghost builds up)."""
+
+    def __init__(self, net: StyleNet, clip: ClipReader, batch: int = 8, blend: float = 0.0, flow_method: str = "dis"):
+        self.net, self.clip, self.batch, self.blend, self.flow_method = net, clip, batch, blend, flow_method
+        self.n_frames = clip.info.frames
+        self._raw: dict[int, torch.Tensor] = {}
+
+    def first_source(self) -> Source:
+        return Source(self.clip.frame(0))
+
+    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
+        return Source(self.clip.frame(t))
+
+    def raw(self, t: int) -> torch.Tensor:
+        if t not in self._raw:
+            b0 = (t // self.batch) * self.batch
+            idx = range(b0, min(b0 + self.batch, self.n_frames))
+            out = self.net.stylize(torch.cat([self.clip.frame(i) for i in idx]))
+            for k in [k for k in self._raw if k < t - 1]:
+                del self._raw[k]
+            for i, o in zip(idx, out):
+                self._raw[i] = o[None]
+        return self._raw[t]
+
+    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        out = self.raw(t)
+        if self.blend and t > 0:
+            prev = self.raw(t - 1)
+            flow, _, mask = flow_pair(self.clip.frame(t), self.clip.frame(t - 1), method=self.flow_method)
+            a = self.blend * mask.to(out.device)
+            out = (1 - a) * out + a * warp(prev, flow.to(out.device))
+        return out
+
+    def tween(self, t, a, ta, b, tb) -> torch.Tensor:
+        return self.step(t, Source(self.clip.frame(t)), 0)
