@@ -241,7 +241,18 @@ def finished(job: Job) -> bool:
             old = json.load(f)
     except (OSError, ValueError):
         return False
-    return all(old.get(k) == v for k, v in job.settings.items())
+    return all(_same(v, old.get(k)) for k, v in job.settings.items())
+
+
+def _same(asked, recorded) -> bool:
+    """What the job asks for is what the render recorded. What it leaves to dreamreel (``None``,
+    ``"auto"``: the model, its weights, the device) is whatever was chosen; a weights file is
+    recorded with its hash."""
+    if asked is None or asked == "auto":
+        return True
+    if isinstance(recorded, dict) and "path" in recorded and isinstance(asked, str):
+        return os.path.abspath(asked) == os.path.abspath(recorded["path"])
+    return asked == recorded
 
 
 # --------------------------------------------------------------------------- running
@@ -262,7 +273,7 @@ def run_job(argv: list[str], cwd: str, cpus: float, log: str) -> dict:
         return {"seconds": seconds}
     why = _last_words(log) or f"exit code {rc}"
     if rc == 2:
-        raise JobRejected(why)
+        raise JobRejected(why.removeprefix("error: "))
     raise JobCrashed(f"{why} (exit code {rc})")
 
 

@@ -14,6 +14,7 @@ import sys
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from .configs import (DreamConfig, ProgressionConfig, RecursiveConfig, StyleConfig, VideoConfig, build,
                       zoom_config)
@@ -362,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="dreamreel",
                           standalone_mode=False)
     except UserError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except RenderInterrupted as e:
         interrupted(e, argv)
