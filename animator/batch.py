@@ -292,7 +292,7 @@ def run_batch(path: str, address: str | None = None, retries: int = 1) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from .cluster import _last_line, map_jobs, start
+    from .cluster import _last_line, check_fits, map_jobs, start
     from .progress import console
 
     if retries < 0:
@@ -308,6 +308,7 @@ def run_batch(path: str, address: str | None = None, retries: int = 1) -> int:
             rows[j.name] = ("skipped (finished)", None)
     if todo:
         ray = start(address)
+        check_fits(ray, todo)
         with Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TextColumn("jobs"),
                       TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console) as bar:
             task = bar.add_task("batch", total=len(jobs), completed=len(jobs) - len(todo), status="")

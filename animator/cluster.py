@@ -70,7 +70,10 @@ def map_ranges(ray, factory, clip, ranges, work: str, *, retries: int, gpus: flo
     from .split import range_folder
 
     task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=retries)(_range_task)
-    refs = {r.index: task.remote(factory, clip, r, r is ranges[-1], work, kw) for r in ranges}
+    # the factory (and what it holds: a trained network) goes into the object store once; each task
+    # gets it as an argument, which Ray hands over as the object itself
+    shared = ray.put(factory)
+    refs = {r.index: task.remote(shared, clip, r, r is ranges[-1], work, kw) for r in ranges}
     results: dict = {}
     failed: list = []
 
@@ -109,6 +112,16 @@ class JobCrashed(RuntimeError):
 
 class JobRejected(RuntimeError):
     """A job stopped with a user error (exit 2): the same again would fail the same way, not retried."""
+
+
+def check_fits(ray, jobs: list) -> None:
+    """A job that asks for more than any node has stops the batch before it starts (Ray would wait for ever)."""
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    for job in jobs:
+        for key, need in (("CPU", job.cpus), ("GPU", job.gpus)):
+            most = max((n.get(key, 0) for n in nodes), default=0)
+            if need > most:
+                raise UserError(f"job {job.name} asks for {need:g} {key}; the largest node has {most:g}")
 
 
 def _job_task(argv: list[str], cwd: str, cpus: float, log: str) -> dict:

@@ -56,7 +56,7 @@ def test_only_cluster_imports_ray():
     """The core never imports Ray: only animator/cluster.py names it, inside functions."""
     for path in [*REPO.glob("animator/**/*.py"), *REPO.glob("engine/**/*.py")]:
         text = path.read_text()
-        imports = re.findall(r"^(\s*)(?:import ray\b|from ray\b)", text, flags=re.M)
+        imports = re.findall(r"^([ \t]*)(?:import ray\b|from ray\b)", text, flags=re.M)
         if path.name == "cluster.py":
             assert imports and all(indent for indent in imports), "cluster.py imports ray at module level"
         else:
@@ -294,3 +294,31 @@ def test_a_video_dream_split_over_2_workers_has_every_frame_and_crossfaded_seams
     x = torch.stack([frames.read(t) for t in range(24)])
     assert x.std() > 0.05 and all(f.std() > 0.05 for f in x)  # no blank frames
     assert fade_weight(0, 4) == 0.2 and fade_weight(3, 4) == 0.8
+
+
+def test_a_job_asking_for_more_than_any_node_has_stops_the_batch_before_it_starts(tmp_path, ray_local):
+    path = jobs_file(tmp_path, '[a]\ncommand = "dream"\nimage = "tubingen.jpg"\noutput = "a.png"\n'
+                               '[big]\ncommand = "dream"\nimage = "tubingen.jpg"\noutput = "b.png"\ngpus = 1\n')
+    with pytest.raises(UserError, match=r"job big asks for 1 GPU; the largest node has 0"):
+        batch.run_batch(str(path))
+    assert not (tmp_path / "jobs_logs").exists()
+
+
+def test_a_video_dream_of_independent_frames_split_over_2_workers_equals_one_process(tmp_path, ray_local):
+    """--carry none: no overlap; the frames (each dreamed with its own frame's seed) are a one-process run's."""
+    from dreamreel.animator.configs import VideoConfig, build
+    from dreamreel.animator.video import render_video
+
+    dream = dict(width=64, max_frames=12, dream_clip=True, steps=1, octaves=1, carry="none", seed=3)
+    res = split_run(tmp_path, [CLIP, dream])
+    assert [(r.start, r.stop, r.head) for r in res["ranges"]] == [(0, 6, 0), (6, 12, 0)]
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the workers: the same sums in the same order
+    try:
+        render_video(build(VideoConfig, dict(path=str(CLIP), mp4=str(tmp_path / "one.mp4"), **dream)))
+    finally:
+        torch.set_num_threads(old)
+    got, want = FrameDir(tmp_path / "split_frames"), FrameDir(tmp_path / "one_frames")
+    assert got.count_complete() == want.count_complete() == 12
+    assert all(torch.equal(got.read(t), want.read(t)) for t in range(12))
+    assert not torch.equal(got.read(0), got.read(6))
