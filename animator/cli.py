@@ -6,12 +6,15 @@ mistakes in what was typed answer at once. Each command builds its config
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import shlex
 import sys
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from .configs import (DreamConfig, ProgressionConfig, RecursiveConfig, StyleConfig, VideoConfig, build,
                       zoom_config)
@@ -25,6 +28,34 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 PROGRESSION_DREAM = {"lr": "lr", "octaves": "octaves", "octave_scale": "octave_scale", "dream_steps": "steps",
                      "jitter": "jitter", "smooth": "smooth"}
 STYLE_DREAM = {"dream_steps": "steps", "dream_octaves": "octaves"}
+
+
+class Checked(Exception):
+    """Raised instead of rendering while ``dreamreel batch`` checks its jobs; carries the checked config."""
+
+    def __init__(self, config):
+        super().__init__(type(config).__name__)
+        self.config = config
+
+
+_CHECKING = contextvars.ContextVar("checking", default=False)
+
+
+@contextlib.contextmanager
+def checking():
+    """Within: each command builds and validates its config, then raises :class:`Checked` (no render)."""
+    token = _CHECKING.set(True)
+    try:
+        yield
+    finally:
+        _CHECKING.reset(token)
+
+
+def checked(cfg):
+    cfg.validate()
+    if _CHECKING.get():
+        raise Checked(cfg)
+    return cfg
 
 
 def given(values: dict) -> dict:
@@ -49,7 +80,7 @@ def dream(
 ) -> None:
     """Dream a still picture."""
     cfg = build(DreamConfig, given(locals()))
-    cfg.validate()
+    checked(cfg)
     from .still import render_dream
 
     render_dream(cfg)
@@ -101,6 +132,7 @@ def zoom(
     values.update(mp4=output if ext == ".mp4" else None, gif=values["gif"] or (output if ext == ".gif" else None),
                   gif_every=values["every"])
     cfg = zoom_config(values, preset)
+    checked(cfg)
     from .zoom import render_zoom
 
     render_zoom(cfg)
@@ -129,7 +161,7 @@ def recursive(
     """Dream layer after layer, each stage on the previous stage's output."""
     values = given(locals())
     cfg = build(RecursiveConfig, {**values, "gif_every": values["every"]})
-    cfg.validate()
+    checked(cfg)
     from .stages import render_recursive
 
     render_recursive(cfg)
@@ -159,7 +191,7 @@ def progression(
     """Record a dream unfolding: every N steps of one long dream, as GIF/MP4 frames."""
     values = given(locals())
     cfg = build(ProgressionConfig, {**values, "mp4": output}, dream_keys=PROGRESSION_DREAM)
-    cfg.validate()
+    checked(cfg)
     from .stages import render_progression
 
     render_progression(cfg)
@@ -210,7 +242,7 @@ def stylize(
     if output and output.lower().endswith(".mp4"):
         values["mp4"] = output
     cfg = build(StyleConfig, values, dream_keys=STYLE_DREAM)
-    cfg.validate()
+    checked(cfg)
     from .stylize import render_stylize
 
     render_stylize(cfg)
@@ -262,6 +294,9 @@ def video(
     persistence: float = typer.Option(0.9, help="--carry flow: share of the carried dream kept per frame "
                                                 "(below 1 old dreams fade, so long clips don't keep getting stronger)."),
     lr: float = typer.Option(0.012, help="Step size."),
+    workers: Optional[int] = typer.Option(None, help="Split the clip into this many frame ranges, rendered at once "
+                                                     "by Ray workers (needs dreamreel[cluster])."),
+    address: Optional[str] = typer.Option(None, help="Render the ranges on the Ray cluster at this address."),
     **options,
 ) -> None:
     """Dream (or stylise) every frame of a clip without flicker."""
@@ -269,10 +304,30 @@ def video(
     values.update(path=clip, dream_clip=dream_mode, styles=style or (), mp4=output,
                   gif_every=values["every"])
     cfg = build(VideoConfig, values)
-    cfg.validate()
+    checked(cfg)
+    if workers is not None or address:
+        from .split import render_video_split
+
+        render_video_split(cfg, workers=workers, address=address)
+        return
     from .video import render_video
 
     render_video(cfg)
+
+
+@app.command()
+def batch(
+    jobs: str = typer.Argument(..., help="Jobs file (TOML): one [table] per job, command = \"zoom\" and its options."),
+    address: Optional[str] = typer.Option(None, help="The Ray cluster to run on (default: Ray on this machine)."),
+    retries: int = typer.Option(1, help="Runs again a job that crashed (or whose worker died) this many times."),
+) -> None:
+    """Run a list of renders as Ray tasks; finished jobs are skipped. Exit code 1 if any job failed."""
+    from .cluster import require_ray
+
+    require_ray()
+    from .batch import run_batch
+
+    raise typer.Exit(run_batch(jobs, address=address, retries=retries))
 
 
 from . import cli_info  # noqa: E402  (presets, models, metrics: registered on the same app)
@@ -326,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="dreamreel",
                           standalone_mode=False)
     except UserError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except RenderInterrupted as e:
         interrupted(e, argv)

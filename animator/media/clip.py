@@ -30,6 +30,9 @@ class ClipInfo:
     source_size: tuple[int, int]
     start: float
     has_audio: bool
+    # frames decoded and dropped after seeking to ``start`` (a range of a clip split over workers
+    # starts at a frame index: a time seek could land a frame off)
+    skip: int = 0
 
 
 def _even(n: float) -> int:
@@ -115,8 +118,11 @@ class ClipReader:
         # every decoded frame once, as the probe counted them: a variable frame rate (a phone clip,
         # a GIF's own delays) is neither padded with copies nor thinned to a constant rate
         output_params = ["-fps_mode", "passthrough"]
+        filters = [f"select=gte(n\\,{self.info.skip})"] if self.info.skip else []
         if (self.info.width, self.info.height) != self.info.source_size:
-            output_params += ["-vf", f"scale={self.info.width}:{self.info.height}:flags=area"]
+            filters.append(f"scale={self.info.width}:{self.info.height}:flags=area")
+        if filters:
+            output_params += ["-vf", ",".join(filters)]
         self._gen = imageio_ffmpeg.read_frames(self.info.path, input_params=input_params,
                                                output_params=output_params)
         quiet = logging.getLogger("imageio_ffmpeg")  # it warns that we asked for a scaled size: we did
