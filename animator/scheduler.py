@@ -8,8 +8,12 @@ sinks. Nothing else in dreamreel loops over frames.
 Frames are fed back quantised to 8 bits, exactly as they are stored in the PNG frames, so a
 render resumed from its frames on disk continues bit for bit as if it had never stopped.
 
-Stopping: Ctrl-C (KeyboardInterrupt) drops the frame in flight, closes the MP4 and writes the
-GIF with the frames finished so far, and raises :class:`.errors.RenderInterrupted`; a second
+The PNG frames and the MP4 are written beside the render, by a thread (:mod:`.writer`): the loop
+hands each finished frame over, 8-bit, and goes on with the next one; the thread's errors (a
+full disk) are raised in the loop.
+
+Stopping: Ctrl-C (KeyboardInterrupt) drops the frame in flight and the finished frames not yet
+written, closes the MP4 and writes the GIF with the frames on disk, and raises :class:`.errors.RenderInterrupted`; a second
 Ctrl-C skips what is left of that. A killed render (SIGKILL) leaves only whole frames (they are
 published by rename) and temporaries that the next render of the same outputs deletes. A step
 whose result holds NaN or inf (one check per stepped frame) is stepped again at half the step
@@ -25,12 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
+import numpy as np
 import torch
 
 from .color import ColorMatcher
 from .errors import RenderInterrupted, SourceEnded, UserError
 from .media import FrameDir, Mp4Writer, make_gif
+from .media.images import to_uint8
 from .media.atomic import check_folder_writable
+from .writer import BackgroundWriter
 
 
 @dataclass(frozen=True)
@@ -217,6 +224,7 @@ class FrameScheduler:
         stopped = False
         written: list[str] = []
         writer = None
+        sink: BackgroundWriter | None = None
         try:
             try:
                 writer = self._mp4_writer()
@@ -224,12 +232,18 @@ class FrameScheduler:
                     if writer:
                         writer.write(self._decorated(i, self.frames.read(i)))
                 if start < n:
+                    sink = BackgroundWriter(lambda t, png, video, mp4=writer: self._write(t, png, video, mp4))
                     try:
-                        self._render(start, writer)
+                        self._render(start, sink)
                     except SourceEnded as e:  # a truncated clip: finish the outputs with what was made
-                        ended, n = e, self.frames.count_complete()
+                        ended = e
+                    sink.close()  # the frames still waiting are written; the writer's error, if any, is raised
+                    if ended is not None:
+                        n = self.frames.count_complete()
             except KeyboardInterrupt:
-                # Ctrl-C: the frame in flight is dropped; the outputs get the frames finished so far
+                # Ctrl-C: the frames not yet on disk are dropped; the outputs get the frames finished so far
+                if sink is not None:
+                    sink.abort()
                 stopped, n = True, min(n, self.frames.count_complete())
                 if self.progress:
                     self.progress(n, self.mode.n_frames, STOPPING)
@@ -244,7 +258,13 @@ class FrameScheduler:
                     written.append(self.sinks.gif)
             except KeyboardInterrupt:  # (again) while finishing the outputs: skip what is left
                 stopped = True
+        except BaseException as e:
+            if sink is not None and not isinstance(e, KeyboardInterrupt):
+                sink.drain()  # the loop failed (memory, say): every finished frame is kept
+            raise
         finally:
+            if sink is not None:
+                sink.abort()  # (before the MP4 writer is aborted: the thread may be using it)
             if writer:
                 writer.abort()
             self.close()
@@ -284,12 +304,20 @@ class FrameScheduler:
     def _decorated(self, t: int, frame: torch.Tensor) -> torch.Tensor:
         return frame if self.sinks.overlay is None else self.sinks.overlay(t, frame)
 
-    def _emit(self, t: int, frame: torch.Tensor, writer) -> None:
-        self.frames.write(t, frame)
-        if writer:
-            writer.write(self._decorated(t, frame))
+    def _emit(self, t: int, frame: torch.Tensor, sink: BackgroundWriter) -> None:
+        """Frame ``t`` to the writer thread: made 8-bit here (once, for the PNG and the MP4), so the
+        thread holds its own copy on the host whatever the loop does next with ``frame``."""
+        png = to_uint8(frame)
+        video = png if self.sinks.overlay is None else to_uint8(self.sinks.overlay(t, frame))
+        sink.put(t, png, video)
         if self.progress:
             self.progress(t + 1, self.mode.n_frames, "")
+
+    def _write(self, t: int, png: np.ndarray, video: np.ndarray, writer: Mp4Writer | None) -> None:
+        """(In the writer thread.) The PNG frame, then the MP4."""
+        self.frames.write(t, png)
+        if writer:
+            writer.write(video)
 
     def _stepped_frame(self, t: int, source: Source) -> torch.Tensor:
         seed = frame_seed(self.seed, t)
@@ -315,13 +343,13 @@ class FrameScheduler:
                   "(not dreamed or stylised)")
         return source.image
 
-    def _render(self, start: int, writer) -> None:
+    def _render(self, start: int, sink: BackgroundWriter) -> None:
         n, k = self.mode.n_frames, self.cadence
         keys = keyframes(n, k)
         self._matcher = None
         if start == 0:
             frame0 = self._stepped_frame(0, self.mode.first_source())
-            self._emit(0, frame0, writer)
+            self._emit(0, frame0, sink)
             prev, prev_t = frame0, 0
         else:
             frame0 = self.frames.read(0).to(self._device())
@@ -334,12 +362,12 @@ class FrameScheduler:
                 continue
             cur = self._stepped_frame(key, self.mode.source(key, prev, prev_t))
             for t in range(max(prev_t + 1, start), key):
-                self._emit(t, quantize(self.mode.tween(t, prev, prev_t, cur, key)), writer)
+                self._emit(t, quantize(self.mode.tween(t, prev, prev_t, cur, key)), sink)
             if key >= start:
-                self._emit(key, cur, writer)
+                self._emit(key, cur, sink)
             prev, prev_t = cur, key
         for t in range(max(prev_t + 1, start), n):  # after the last stepped frame
-            self._emit(t, quantize(self.mode.tween(t, prev, prev_t, None, None)), writer)
+            self._emit(t, quantize(self.mode.tween(t, prev, prev_t, None, None)), sink)
 
     def _device(self) -> torch.device:
         return getattr(self.mode, "device", torch.device("cpu"))
