@@ -93,8 +93,16 @@ def _keyframes_at(n_frames: int, k: int) -> list[int]:
 
 
 def network_mode(cfg: VideoConfig, info) -> tuple["NetworkStyleMode", dict, ClipReader]:
-    """The network method's mode (and what settings.json records of it, and its clip reader): ``--net`` is
-    read before anything loads; otherwise the request is resolved and the network is found or trained."""
+    """The network method's mode (and what settings.json records of it, and its clip reader)."""
+    net, used, device = find_network(cfg, info)
+    reader = ClipReader(info, device=device, keep=cfg.net_batch + 2)
+    mode = NetworkStyleMode(net.to(device), reader, batch=cfg.net_batch, blend=cfg.net_blend, flow_method=cfg.flow)
+    return mode, used, reader
+
+
+def find_network(cfg: VideoConfig, info) -> tuple[StyleNet, dict, torch.device]:
+    """The network (on its device), what settings.json records of it, the device: ``--net`` is read before
+    anything loads; otherwise the request is resolved and the network is found or trained."""
     if cfg.net:
         device = engine_errors(pick_device, cfg.backend.device)
         net, trained_with = read_net(cfg.net, device)
@@ -108,9 +116,7 @@ def network_mode(cfg: VideoConfig, info) -> tuple["NetworkStyleMode", dict, Clip
         device = plan.device
         net, record = network_for(cfg, plan, info)
         used = {**plan.settings(), "network": record}
-    reader = ClipReader(info, device=device, keep=cfg.net_batch + 2)
-    mode = NetworkStyleMode(net.to(device), reader, batch=cfg.net_batch, blend=cfg.net_blend, flow_method=cfg.flow)
-    return mode, used, reader
+    return net, used, device
 
 
 def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict]:
@@ -227,9 +233,10 @@ class NetworkStyleMode(CrossFade):
         return self._raw[t]
 
     def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        # t-1's batch first: a render resumed (or a range started) at a batch's first frame still has its frames
+        prev = self.raw(t - 1) if self.blend and t > 0 else None
         out = self.raw(t)
-        if self.blend and t > 0:
-            prev = self.raw(t - 1)
+        if prev is not None:
             flow, _, mask = flow_pair(self.clip.frame(t), self.clip.frame(t - 1), method=self.flow_method)
             a = self.blend * mask.to(out.device)
             out = (1 - a) * out + a * warp(prev, flow.to(out.device))

@@ -9,6 +9,8 @@ A **mode factory** says how a range is rendered: ``factory(clip) -> Opened`` (th
 reader of that range, and the plan's settings), and two attributes:
 
 - ``overlap``: frames each range after the first renders before its own;
+- (optional) ``align``: the ranges start (and the overlap is rounded up) to multiples of it: a
+  network that runs its frames in batches of ``align`` sees the batches a one-process run sees;
 - ``seam``: ``"crossfade"`` — a recurrent mode (frame t starts from frame t-1's output: the video
   dream, the optimisation method): those frames are also the previous range's last ones and are
   cross-faded from its frames to this range's; ``"discard"`` — they only prime the mode (a
@@ -19,6 +21,7 @@ Seeds are the one-process run's (global frame numbers, :class:`Offset`).
 """
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from pathlib import Path
@@ -50,6 +53,7 @@ class Opened:
 class ModeFactory(Protocol):
     overlap: int
     seam: str
+    # (optional) ``align``: ranges start at multiples of it (a network's batches); default 1
 
     def __call__(self, clip: ClipInfo) -> Opened:
         """The mode for ``clip`` (one range of the clip: its frames 0 .. clip.frames-1)."""
@@ -253,6 +257,60 @@ class VideoFactory:
         return Opened(mode, reader, {**plan.settings(), **extra})
 
 
+@dataclass(frozen=True)
+class NetworkFactory:
+    """``video --style --method network`` (or ``--net``) for one range: the network trained (or read)
+    once by the driver, its weights held as CPU tensors (``StyleNet.state``), built again in each
+    worker on its device. Frame t is the network's output for clip frame t, computed in the batch of
+    ``cfg.net_batch`` frames that holds it; with ``--net-blend``, mixed with t-1's output. So the
+    ranges start at multiples of the batch (``align``: the same batches as one process) and, with the
+    blend, render the batch before their own (``overlap``: it primes t-1's output), discarded: the
+    frames equal a one-process run's bit for bit (at the same torch thread count)."""
+
+    cfg: VideoConfig
+    state: dict
+    settings: dict
+    seam: str = "discard"
+
+    @property
+    def overlap(self) -> int:
+        return self.cfg.net_batch if self.cfg.net_blend else 0
+
+    @property
+    def align(self) -> int:
+        return self.cfg.net_batch
+
+    def __call__(self, clip: ClipInfo) -> Opened:
+        from ..engine.device import pick_device
+        from ..engine.style.network import StyleNet
+        from .netstyle import NetworkStyleMode
+        from .resolve import engine_errors
+
+        cfg = self.cfg
+        device = engine_errors(pick_device, cfg.backend.device)
+        net, _ = StyleNet.from_state(self.state)
+        reader = ClipReader(clip, device=device, keep=cfg.net_batch + 2)
+        mode = NetworkStyleMode(net.to(device), reader, batch=cfg.net_batch, blend=cfg.net_blend, flow_method=cfg.flow)
+        return Opened(mode, reader, {**self.settings, "device": str(device)})
+
+
+def network_factory(cfg: VideoConfig, info: ClipInfo) -> NetworkFactory:
+    """The driver's part of a split network render: the network read (``--net``), found in the cache or
+    trained, here, once; the workers get its weights."""
+    from .netstyle import find_network
+
+    net, used, _ = find_network(cfg, info)
+    return NetworkFactory(cfg, net.state(), used)
+
+
+def default_factory(cfg: VideoConfig, info: ClipInfo) -> ModeFactory:
+    """The mode factory ``video --workers`` renders ``cfg`` with."""
+    if cfg.network:
+        return network_factory(cfg, info)
+    independent = cfg.carry == "none" if cfg.dream_clip else cfg.independent
+    return VideoFactory(cfg, overlap=0, seam="discard") if independent else VideoFactory(cfg)
+
+
 def one_thread() -> None:
     """A worker that shares the machine with others: one thread for torch and OpenMP."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -283,21 +341,20 @@ def render_video_split(cfg: VideoConfig, workers: int | None = None, address: st
     check_outputs(cfg.outputs)
     c = cfg.clip
     info = open_clip(c.path, width=c.width, start=c.start, end=c.end, max_frames=c.max_frames)
-    if factory is None:
-        independent = cfg.carry == "none" if cfg.dream_clip else cfg.independent
-        factory = VideoFactory(cfg, overlap=0, seam="discard") if independent else VideoFactory(cfg)
-    if factory.seam not in SEAMS or factory.overlap < 0:
-        raise ValueError(f"a mode factory needs seam in {SEAMS} and overlap >= 0")
     ray = start(address, num_cpus=workers)
-    have = ray.cluster_resources()
-    gpus = 1 if have.get("GPU", 0) >= 1 and cfg.backend.device != "cpu" else 0
-    parts = workers or int(have.get("GPU", 0) if gpus else have.get("CPU", 1))
-    ranges = plan_ranges(info.frames, parts, factory.overlap, cfg.cadence)
     outputs = replace(cfg.outputs, fps=info.fps)
     frames_dir = outputs.frames_folder()
     work = os.path.splitext(outputs.mp4)[0] + ".ranges"
     lock = FrameDir(frames_dir).lock()
     try:
+        if factory is None:  # (the network method trains here, once)
+            factory = default_factory(cfg, info)
+        if factory.seam not in SEAMS or factory.overlap < 0:
+            raise ValueError(f"a mode factory needs seam in {SEAMS} and overlap >= 0")
+        have = ray.cluster_resources()
+        gpus = 1 if have.get("GPU", 0) >= 1 and cfg.backend.device != "cpu" else 0
+        parts = workers or int(have.get("GPU", 0) if gpus else have.get("CPU", 1))
+        ranges = plan_ranges(info.frames, parts, factory.overlap, math.lcm(cfg.cadence, getattr(factory, "align", 1)))
         if not outputs.resume:  # (with --resume the ranges continue from their frames)
             clear(work)
         split = {"ranges": [[r.start, r.stop] for r in ranges], "overlap": factory.overlap, "seam": factory.seam}

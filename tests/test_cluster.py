@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import BUNNY, CLIP, REPO, TUBINGEN
+from conftest import BUNNY, CLIP, REPO, STARRY, TUBINGEN
 
 from dreamreel.animator import batch
 from dreamreel.animator.errors import UserError
@@ -322,3 +322,64 @@ def test_a_video_dream_of_independent_frames_split_over_2_workers_equals_one_pro
     assert got.count_complete() == want.count_complete() == 12
     assert all(torch.equal(got.read(t), want.read(t)) for t in range(12))
     assert not torch.equal(got.read(0), got.read(6))
+
+
+def test_the_network_method_split_over_2_workers_equals_one_process_bit_for_bit(tmp_path, ray_local, run_cli):
+    """``video --method network --workers 2``: trained once in the driver, its weights handed to the
+    workers; ranges start at multiples of --net-batch (the batches one process computes) and, with
+    --net-blend, render the batch before their own to prime frame t-1's output. Then the same with
+    --net. Every frame equals a one-process run's (1 torch thread, as each worker)."""
+    from dreamreel.animator.configs import VideoConfig, build
+    from dreamreel.animator.video import render_video
+
+    net = tmp_path / "net.pt"
+    common = ["--width", 64, "--max-frames", 14, "--net-batch", 3, "--workers", 2, "--no-net-cache"]
+    code, _, err = run_cli("video", BUNNY, "--style", STARRY, "--method", "network", "--train-iters", 3,
+                           "--keyframes", 0, "--train-pairs", 4, "-o", tmp_path / "a.mp4", "--gif", tmp_path / "a.gif",
+                           "--save-net", net, *common)
+    assert code == 0, err
+    assert "network trained: 3 iterations" in err and net.is_file()
+    code, _, err = run_cli("video", BUNNY, "--net", net, "--net-blend", 0.5, "-o", tmp_path / "b.mp4", *common)
+    assert code == 0, err
+    assert "network trained" not in err
+    for name, blend, ranges in (("a", 0.0, [(0, 6, 0), (6, 14, 0)]), ("b", 0.5, [(0, 6, 0), (6, 14, 3)])):
+        settings = json.loads((tmp_path / f"{name}.settings.json").read_text())
+        assert settings["split"]["ranges"] == [[a, b] for a, b, _ in ranges] and settings["network"]
+        assert settings["split"]["overlap"] == ranges[1][2] and settings["split"]["seam"] == "discard"
+        one = dict(path=str(BUNNY), mp4=str(tmp_path / f"{name}1.mp4"), width=64, max_frames=14, net_batch=3,
+                   net=str(net), net_blend=blend)
+        old = torch.get_num_threads()
+        torch.set_num_threads(1)  # as in the workers: the same sums in the same order
+        try:
+            render_video(build(VideoConfig, one))
+        finally:
+            torch.set_num_threads(old)
+        got, want = FrameDir(tmp_path / f"{name}_frames"), FrameDir(tmp_path / f"{name}1_frames")
+        assert got.count_complete() == want.count_complete() == 14 == count_video_packets(tmp_path / f"{name}.mp4")
+        assert all(torch.equal(got.read(t), want.read(t)) for t in range(14)), name
+        assert probe_video(tmp_path / f"{name}.mp4")["has_audio"] and not (tmp_path / f"{name}.ranges").exists()
+    src = ClipReader(open_clip(str(BUNNY), width=64, max_frames=14))
+    a, b = FrameDir(tmp_path / "a_frames"), FrameDir(tmp_path / "b_frames")
+    assert float((a.read(7) - src.frame(7)).abs().mean()) > 0.005  # stylised, not the source
+    assert not torch.equal(a.read(7), b.read(7))  # and the blend is in play
+    assert (tmp_path / "a.gif").is_file()
+
+
+def test_a_network_range_resumed_at_a_batch_start_with_the_blend_gives_the_same_frames():
+    """A range redone after its worker died resumes at its first missing frame; at a batch's first
+    frame, --net-blend still needs the previous batch (computed before this one, while the reader keeps it)."""
+    from dreamreel.animator.netstyle import NetworkStyleMode
+    from dreamreel.engine.style.network import StyleNet
+
+    torch.manual_seed(0)
+    net = StyleNet().eval()
+    with torch.no_grad():
+        net.out.weight.normal_(0, 0.05)
+    info = open_clip(str(CLIP), width=64, max_frames=12)
+    whole = NetworkStyleMode(net, ClipReader(info, keep=6), batch=4, blend=0.5)  # (keep: --net-batch + 2)
+    frames = [whole.step(t, None, 0) for t in range(12)]
+    reader = ClipReader(info, keep=6)
+    resumed = NetworkStyleMode(net, reader, batch=4, blend=0.5)
+    reader.frame(8)  # the scheduler asks for the source of the first missing frame first
+    later = [resumed.step(t, None, 0) for t in range(8, 12)]
+    assert all(torch.equal(a, b) for a, b in zip(frames[8:], later))

@@ -2,6 +2,15 @@
 warping error at the seams of a split video dream against elsewhere.
 
     python tests/benchmarks/bench_cluster.py [--clip bigbuckbunny.mp4] [--width 128] [--frames 48]
+        [--only dream|network] [--net-width 384] [--max-frames N] [--net FILE]
+
+**The network method** (``video --style --method network --workers N``): its inference only — a
+network is trained once before the timing (``--train-iters 40``, no keyframes: how well it paints
+does not change its speed; or ``--net FILE``), then the clip (bigbuckbunny: all 132 frames unless
+``--max-frames``) at ``--net-width`` (384) is rendered from that file with 1 and 2 workers:
+wall time (decoding, batches of 8, PNG frames, each range's H.264 segment, the join with the audio)
+and, inside the workers' frame loops, frames/s per worker. The frames of the 1- and 2-worker runs
+are compared (equal bit for bit: the same batches, 1 thread each).
 
 The video dream (default options: a full dream on each range's first frame, then the flow
 carry-over refined by 2 steps) at a small width. ``video --workers N`` splits the clip into N
@@ -24,6 +33,7 @@ os.environ["OMP_NUM_THREADS"] = "1"
 
 REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO.parent / "shared" / "media" / "bigbuckbunny.mp4"
+STYLE = REPO / "samples" / "starry_night.jpg"
 
 
 def pair_errors(frames: list, src: list) -> list[float]:
@@ -33,24 +43,80 @@ def pair_errors(frames: list, src: list) -> list[float]:
     return [warping_error(frames[t:t + 2], src[t:t + 2])["warp_error"] for t in range(len(frames) - 1)]
 
 
+def network(a, counts: list[int]) -> None:
+    """The network method's inference split over ``counts`` workers (see the module's docstring)."""
+    import torch
+
+    from dreamreel.animator.configs import VideoConfig, build
+    from dreamreel.animator.media import FrameDir, open_clip
+    from dreamreel.animator.split import render_video_split
+    from dreamreel.animator.video import render_video
+
+    info = open_clip(a.clip, width=a.net_width, max_frames=a.max_frames)
+    clip = dict(path=a.clip, width=a.net_width, max_frames=a.max_frames)
+    with tempfile.TemporaryDirectory() as tmp:
+        net = a.net
+        if net is None:
+            net = os.path.join(tmp, "net.pt")
+            t0 = time.perf_counter()
+            render_video(build(VideoConfig, dict(clip, max_frames=8, styles=(str(STYLE),), method="network",
+                                                 train_iters=40, train_seconds=None, keyframes=0, net_cache=False,
+                                                 save_net=net, mp4=os.path.join(tmp, "train.mp4"))))
+            print(f"network trained on 8 frames (40 iterations; not part of the timing: {time.perf_counter() - t0:.0f} s)",
+                  flush=True)
+        frames, secs = {}, {}
+        for w in counts:
+            out = os.path.join(tmp, f"net{w}.mp4")
+            t0 = time.perf_counter()
+            res = render_video_split(build(VideoConfig, dict(clip, net=net, mp4=out)), workers=w)
+            secs[w] = time.perf_counter() - t0
+            fps = info.frames / secs[w]
+            loop = [r.rendered / max(1e-9, x["seconds"]) for r, x in zip(res["ranges"], res["results"])]
+            print(f"network, {w} worker{'s' * (w > 1)}: {info.frames} frames {info.width}x{info.height} in {secs[w]:.1f} s"
+                  f" = {fps:.2f} frames/s, {fps / w:.2f} frames/s per worker (ranges "
+                  f"{[(r.start, r.stop) for r in res['ranges']]}); in the workers' frame loops: "
+                  f"{', '.join(f'{v:.2f}' for v in loop)} frames/s", flush=True)
+            got = FrameDir(os.path.join(tmp, f"net{w}_frames"))
+            frames[w] = [got.read(t) for t in range(info.frames)]
+        for w in counts[1:]:
+            same = all(torch.equal(x, y) for x, y in zip(frames[counts[0]], frames[w]))
+            print(f"network: speed-up {counts[0]} -> {w} workers {secs[counts[0]] / secs[w]:.2f}x; frames of "
+                  f"{counts[0]} and {w} workers equal bit for bit: {same}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clip", default=str(CLIP))
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--only", choices=("dream", "network"), default=None)
+    ap.add_argument("--net-width", type=int, default=384)
+    ap.add_argument("--max-frames", type=int, default=None, help="network: at most this many frames")
+    ap.add_argument("--net", default=None, help="network: this trained network file (else one is trained first)")
     a = ap.parse_args()
 
     import ray
+    import torch
+
+    torch.set_num_threads(1)
+    counts = [int(w) for w in a.workers.split(",")]
+    ray.init(num_cpus=max(counts), include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if a.only != "dream":
+        network(a, counts)
+    if a.only != "network":
+        dream(a, counts)
+    ray.shutdown()
+
+
+def dream(a, counts: list[int]) -> None:
+    """The video dream split over ``counts`` workers, and the warping error at its seams."""
     import torch
 
     from dreamreel.animator.configs import VideoConfig, build
     from dreamreel.animator.media import ClipReader, FrameDir, open_clip
     from dreamreel.animator.split import render_video_split
 
-    torch.set_num_threads(1)
-    counts = [int(w) for w in a.workers.split(",")]
-    ray.init(num_cpus=max(counts), include_dashboard=False, log_to_driver=False, configure_logging=False)
     info = open_clip(a.clip, width=a.width, max_frames=a.frames)
     src = list(ClipReader(info))
     runs = {}
@@ -88,7 +154,6 @@ def main() -> None:
                       f"({len(rest)} pairs)")
         floor = pair_errors(src, src)
         print(f"warp error of the source itself (the floor): {sum(floor) / len(floor):.6f}")
-    ray.shutdown()
 
 
 if __name__ == "__main__":
