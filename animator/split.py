@@ -268,8 +268,8 @@ class NetworkFactory:
     frames equal a one-process run's bit for bit (at the same torch thread count)."""
 
     cfg: VideoConfig
-    state: dict
-    settings: dict
+    state: dict = field(compare=False, repr=False)  # StyleNet.state(): weights as CPU tensors
+    settings: dict = field(compare=False)  # what settings.json records of the network
     seam: str = "discard"
 
     @property
