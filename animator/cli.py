@@ -268,12 +268,13 @@ def video(
                                                 "one pass: minutes instead of hours)."),
     net: Optional[str] = typer.Option(None, help="Style with this trained network file (--save-net); no training."),
     save_net: Optional[str] = typer.Option(None, help="Network: save the trained network here (for --net)."),
-    train_seconds: Optional[float] = typer.Option(90.0, help="Network: training time budget, seconds."),
+    train_seconds: Optional[float] = typer.Option(120.0, help="Network: training time budget, seconds."),
     train_iters: int = typer.Option(3000, help="Network: at most this many training iterations."),
     train_pairs: int = typer.Option(64, help="Network: consecutive frame pairs it trains on (spread over the clip)."),
-    keyframes: int = typer.Option(1, help="Network: frames stylised by the optimisation (--iters-first "
-                                          "iterations) that the network learns from (0 = none)."),
-    net_temporal_weight: float = typer.Option(20.0, help="Network: weight of the temporal loss in training."),
+    keyframes: int = typer.Option(0, help="Network: frames stylised by the optimisation (--iters-first "
+                                          "iterations) that the network also learns from (default none: "
+                                          "the same time spent training did better)."),
+    net_temporal_weight: float = typer.Option(200.0, help="Network: weight of the temporal loss in training."),
     net_blend: float = typer.Option(0.0, help="Network: share of the previous output carried along the flow "
                                               "where it holds (0 = off)."),
     net_batch: int = typer.Option(8, help="Network: frames per batch."),

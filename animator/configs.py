@@ -211,11 +211,11 @@ class VideoConfig(Config):
     method: str = "optimize"  # optimize | network
     net: str | None = None  # a trained network file (implies the network method; no training)
     save_net: str | None = None
-    train_seconds: float | None = 90.0
+    train_seconds: float | None = 120.0
     train_iters: int = 3000
     train_pairs: int = 64  # frame pairs the network trains on (spread over the clip)
-    keyframes: int = 1
-    net_temporal_weight: float = 20.0
+    keyframes: int = 0
+    net_temporal_weight: float = 200.0
     net_blend: float = 0.0
     net_batch: int = 8
     net_cache: bool = True
