@@ -167,7 +167,9 @@ def main() -> None:
               f"{oc:.4f} ({nc / oc:.2f}x); style network {ns:.4f} vs optimisation {os_:.4f} ({ns / os_:.2f}x) "
               f"(bound: 1.5x)", flush=True)
     alone = {}
-    keyframe = settings["network"]["trained_on"].get("keyframe_frames", [n // 2])
+    keyframe = settings["network"]["trained_on"].get("keyframe_frames") or []
+    kind = "keyframe" if keyframe else "mid-clip; no keyframes by default"
+    keyframe = keyframe or [n // 2]
     late = [100, 115, n - 1]
     far = max(range(n), key=lambda i: min(abs(i - k) for k in keyframe))
     for i in sorted(set(late) | set(keyframe[:1]) | {far}):
@@ -188,7 +190,7 @@ def main() -> None:
 
     # 7. the sheet
     cells, labels = [], []
-    for i, what in ((keyframe[0], "keyframe"), (far, "far from the keyframe")):
+    for i, what in ((keyframe[0], kind), (far, f"{abs(far - keyframe[0])} frames away")):
         cells += [src[i], alone[i], net_frames[i]]
         labels += [f"frame {i} ({what}): source", "optimisation (150 iterations)", "network"]
     sheet = REPO / "samples" / "network_sheet.png"
