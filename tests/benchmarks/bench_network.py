@@ -176,7 +176,7 @@ def main() -> None:
               f"(bound: 1.5x)", flush=True)
     alone = {}
     keyframe = settings["network"]["trained_on"].get("keyframe_frames") or []
-    kind = "keyframe" if keyframe else "mid-clip; no keyframes by default"
+    kind = "keyframe" if keyframe else "mid-clip"
     keyframe = keyframe or [n // 2]
     late = [100, 115, n - 1]
     far = max(range(n), key=lambda i: min(abs(i - k) for k in keyframe))
@@ -205,7 +205,7 @@ def main() -> None:
     cells, labels = [], []
     for i, what in ((keyframe[0], kind), (far, f"{abs(far - keyframe[0])} frames away")):
         cells += [src[i], alone[i], net_frames[i]]
-        labels += [f"frame {i} ({what}): source", "optimisation (150 iterations)", "network"]
+        labels += [f"frame {i} ({what}): source", "optimisation (150 iterations)", "network (--method network)"]
     sheet = REPO / "samples" / "network_sheet.png"
     contact_sheet(cells, labels, str(sheet), cell_width=info.width, cols=3)
     print(f"sheet: {sheet}")
