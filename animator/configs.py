@@ -217,7 +217,7 @@ class VideoConfig(Config):
     keyframes: int = 0
     net_temporal_weight: float = 200.0
     net_blend: float = 0.0
-    net_batch: int = 8
+    net_batch: int = 4
     net_cache: bool = True
     # dream
     target: Target = part(Target)

@@ -217,7 +217,7 @@ class NetworkStyleMode(CrossFade):
     where the flow from frame t back to t-1 holds, the network's output for t-1 carried along it is
     mixed in by that share (the raw outputs are mixed, never a mixed one: no ghost builds up)."""
 
-    def __init__(self, net: StyleNet, clip: ClipReader, batch: int = 8, blend: float = 0.0, flow_method: str = "dis"):
+    def __init__(self, net: StyleNet, clip: ClipReader, batch: int = 4, blend: float = 0.0, flow_method: str = "dis"):
         self.net, self.clip, self.batch, self.blend, self.flow_method = net, clip, batch, blend, flow_method
         self.n_frames = clip.info.frames
         self._raw: dict[int, torch.Tensor] = {}
