@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
-from dataclasses import replace
 
 import torch
 
@@ -23,7 +21,7 @@ from ..engine.style.network import (VERSION, NetTrainer, NetTrainParams, StyleNe
 from .configs import VideoConfig
 from .errors import UserError, require_file
 from .media import ClipReader
-from .media.atomic import tmp_beside, publish, unlink_quiet
+from .media.atomic import check_writable, publish, tmp_beside, unlink_quiet
 from .progress import console, progress_bar
 from .resolve import Plan, engine_errors, resolve
 from ..engine.device import pick_device
@@ -110,6 +108,8 @@ def network_mode(cfg: VideoConfig, info) -> tuple["NetworkStyleMode", dict, Clip
 def find_network(cfg: VideoConfig, info) -> tuple[StyleNet, dict, torch.device]:
     """The network (on its device), what settings.json records of it, the device: ``--net`` is read before
     anything loads; otherwise the request is resolved and the network is found or trained."""
+    if cfg.save_net:  # before minutes of training, not after
+        check_writable(cfg.save_net, exts=(".pt", ".pth"))
     if cfg.net:
         device = engine_errors(pick_device, cfg.backend.device)
         net, trained_with = read_net(cfg.net, device)

@@ -228,33 +228,16 @@ def clear(work: str) -> None:
 @dataclass(frozen=True)
 class VideoFactory:
     """``video --dream`` / ``--style`` (the optimisation method) for one range: both recurrent, so
-    the ranges overlap by ``overlap`` frames, cross-faded. Mirrors :func:`.video.render_video`."""
+    the ranges overlap by ``overlap`` frames, cross-faded. Built by :func:`.video.open_video`, as a one-process render."""
 
     cfg: VideoConfig
     overlap: int = 4
     seam: str = "crossfade"
 
     def __call__(self, clip: ClipInfo) -> Opened:
-        from .resolve import resolve
-        from .video import VideoDreamMode, VideoStyleMode
+        from .video import open_video
 
-        cfg, dreaming = self.cfg, self.cfg.dream_clip
-        plan = resolve(cfg.backend, frame_size=(clip.width, clip.height), target=cfg.target if dreaming else None,
-                       styles=None if dreaming else cfg.style_spec, for_style=not dreaming, hint="raise --width")
-        reader = ClipReader(clip, device=plan.device)
-        if dreaming:
-            later = cfg.dream if cfg.carry == "none" else replace(cfg.dream, steps=cfg.refine_steps, octaves=1)
-            mode = VideoDreamMode(plan.net, plan.objective, reader, later, carry=cfg.carry, blend=cfg.blend,
-                                  flow_method=cfg.flow, first_params=cfg.dream, persistence=cfg.persistence)
-            extra = {}
-        else:
-            from ..engine.style import StyleParams
-
-            params = StyleParams(original_colors=cfg.original_colors, seed=cfg.backend.seed)
-            mode = VideoStyleMode(plan.net, reader, list(plan.styles), cfg.style_spec.blend, params, cfg.iters_first,
-                                  cfg.iters, cfg.temporal_weight, flow_method=cfg.flow, independent=cfg.independent)
-            extra = {"style": params.as_dict()}
-        return Opened(mode, reader, {**plan.settings(), **extra})
+        return Opened(*open_video(self.cfg, clip, announce=False))
 
 
 @dataclass(frozen=True)

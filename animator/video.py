@@ -124,38 +124,42 @@ class VideoStyleMode(HalfStep):
         return self._warped(t, near, near_t).image
 
 
+def open_video(cfg: VideoConfig, info, announce: bool = True):
+    """A clip's mode, its clip reader and what settings.json records of the plan: the one place they are made,
+    for a render in one process and for each range of a split one (``split.VideoFactory``)."""
+    if cfg.network:
+        from .netstyle import network_mode
+
+        mode, used, reader = network_mode(cfg, info)
+        return mode, reader, used
+    dreaming = cfg.dream_clip
+    plan = resolve(cfg.backend, frame_size=(info.width, info.height), target=cfg.target if dreaming else None,
+                   styles=None if dreaming else cfg.style_spec, for_style=not dreaming, hint="raise --width")
+    reader = ClipReader(info, device=plan.device)
+    if dreaming:
+        # carried frames only need a few refining steps; without carry each frame is a full, independent dream
+        later = cfg.dream if cfg.carry == "none" else replace(cfg.dream, steps=cfg.refine_steps, octaves=1)
+        mode = VideoDreamMode(plan.net, plan.objective, reader, later, carry=cfg.carry, blend=cfg.blend,
+                              flow_method=cfg.flow, first_params=cfg.dream, persistence=cfg.persistence)
+        return mode, reader, plan.settings()
+    if announce:
+        plan.announce()
+    params = StyleParams(original_colors=cfg.original_colors, seed=cfg.backend.seed)
+    mode = VideoStyleMode(plan.net, reader, list(plan.styles), cfg.style_spec.blend, params, cfg.iters_first,
+                          cfg.iters, cfg.temporal_weight, flow_method=cfg.flow, independent=cfg.independent)
+    return mode, reader, {**plan.settings(), "style": params.as_dict()}
+
+
 def render_video(cfg: VideoConfig) -> dict:
     """Dream or stylise every frame of a clip; MP4 at the clip's fps with its audio, GIF on request."""
     cfg.validate()
     check_outputs(cfg.outputs)
     c = cfg.clip
     info = open_clip(c.path, width=c.width, start=c.start, end=c.end, max_frames=c.max_frames)
-    dreaming = cfg.dream_clip
-    if cfg.network:
-        from .netstyle import network_mode
-
-        mode, plan_settings, reader = network_mode(cfg, info)
-        extra = {}
-    else:
-        plan = resolve(cfg.backend, frame_size=(info.width, info.height), target=cfg.target if dreaming else None,
-                       styles=None if dreaming else cfg.style_spec, for_style=not dreaming, hint="raise --width")
-        plan_settings = plan.settings()
-        reader = ClipReader(info, device=plan.device)
-    if dreaming:
-        # carried frames only need a few refining steps; without carry each frame is a full, independent dream
-        later = cfg.dream if cfg.carry == "none" else replace(cfg.dream, steps=cfg.refine_steps, octaves=1)
-        mode = VideoDreamMode(plan.net, plan.objective, reader, later, carry=cfg.carry, blend=cfg.blend,
-                              flow_method=cfg.flow, first_params=cfg.dream, persistence=cfg.persistence)
-        extra = {}
-    elif not cfg.network:
-        plan.announce()
-        params = StyleParams(original_colors=cfg.original_colors, seed=cfg.backend.seed)
-        mode = VideoStyleMode(plan.net, reader, list(plan.styles), cfg.style_spec.blend, params, cfg.iters_first,
-                              cfg.iters, cfg.temporal_weight, flow_method=cfg.flow, independent=cfg.independent)
-        extra = {"style": params.as_dict()}
+    mode, reader, plan_settings = open_video(cfg, info)
     audio = trimmed_audio(info, beside=cfg.outputs.mp4)
     settings = {**cfg.as_settings(), **plan_settings, "clip": os.path.abspath(c.path), "fps": info.fps,
-                "frame_size": [info.width, info.height], "frames": info.frames, **extra}
+                "frame_size": [info.width, info.height], "frames": info.frames}
     outputs = replace(cfg.outputs, fps=info.fps)
     try:
         return run(mode, outputs, settings, f"{cfg.mode.replace('-', ' ')} {info.width}x{info.height}", info.width,

@@ -44,6 +44,18 @@ def vgg16_caffe_path() -> Path | None:
     return path if path.is_file() else None
 
 
+@pytest.fixture(autouse=True, scope="session")
+def network_cache(tmp_path_factory):
+    """Trained style networks go to a temporary cache, never to the user's ~/.cache/dreamreel."""
+    old = os.environ.get("DREAMREEL_CACHE")
+    os.environ["DREAMREEL_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("DREAMREEL_CACHE", None)
+    else:
+        os.environ["DREAMREEL_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def vgg16_caffe_file() -> Path:
     """Path of the real VGG-16 Caffe weights; skips the test when they are not on this machine."""

@@ -164,6 +164,7 @@ def test_bad_net_is_one_line_exit_2(run_cli, tmp_path, kind):
     (["--style", "{starry}", "--method", "network", "--net-blend", "1.5"], "--net-blend must be in [0, 1)"),
     (["--style", "{starry}", "--method", "network", "--train-seconds", "0"], "--train-seconds must be > 0"),
     (["--style", "{starry}", "--method", "network", "--cadence", "2"], "options of --method optimize"),
+    (["--style", "{starry}", "--method", "network", "--save-net", "net.txt"], "must end in one of .pt, .pth"),
 ])
 def test_network_method_bad_options(run_cli, tmp_path, args, message):
     args = [a.format(starry=STARRY) for a in args]

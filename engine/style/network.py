@@ -23,7 +23,6 @@ from torch import nn
 from ..backbones import Backbone
 from ..flow import warp
 from .recipes import StyleParams, StyleRecipe, recipe_for
-from .stats import tv_loss
 from .taps import check_taps
 from .taps import padded_taps
 from .transfer import RANGE_GAIN, ContentTargets, StyleTargets, content_targets, losses_of, style_targets
