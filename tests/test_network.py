@@ -58,6 +58,20 @@ def test_training_loss_falls(lite0):
     assert float((out - frames[0]).abs().mean()) > 0.02
 
 
+@pytest.mark.parametrize("budget", ["iters", "seconds"])
+def test_learning_rate_halves_for_the_last_third_of_the_budget(lite0, budget):
+    """Of the iterations, or of the time budget when that ends the training first (a time-bound run that
+    never reached 2/3 of its iteration cap trained at the first rate to the end)."""
+    seen = []
+    kw = {"iters": 9} if budget == "iters" else {"iters": 10_000, "seconds": 1.5}
+    trainer = NetTrainer(lite0, [style_picture()], None, training_clip(pairs_of(moving_pattern(3))),
+                         NetTrainParams(crop=64, lr=1e-3, temporal_weight=0.0, **kw))
+    trainer.train(lambda i, n, info: seen.append(trainer.opt.param_groups[0]["lr"]))
+    assert seen[0] == 1e-3 and seen[-1] == 5e-4, seen
+    if budget == "iters":
+        assert seen == [1e-3] * 6 + [5e-4] * 3
+
+
 def test_temporal_loss_lowers_warping_error(lite0):
     frames = moving_pattern()
     errors = {}

@@ -332,8 +332,12 @@ class NetTrainer:
         start = time.perf_counter()
         decay_at = int(p.iters * 2 / 3)
         total_known = None if p.seconds else p.iters
+        decayed = False
+        elapsed = 0.0
         for it in range(p.iters):
-            if it == decay_at:
+            # the last third of the iterations or of the time budget, whichever comes first
+            if not decayed and (it >= decay_at or (p.seconds is not None and elapsed >= p.seconds * 2 / 3)):
+                decayed = True
                 for g in self.opt.param_groups:
                     g["lr"] = p.lr / 2
             self.opt.zero_grad(set_to_none=True)
