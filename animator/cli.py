@@ -269,7 +269,7 @@ def video(
     net: Optional[str] = typer.Option(None, help="Style with this trained network file (--save-net); no training."),
     save_net: Optional[str] = typer.Option(None, help="Network: save the trained network here (for --net)."),
     train_seconds: Optional[float] = typer.Option(None, help="Network: training time budget, seconds "
-                                                                "(default: 1.5 s per frame of the clip, 120 to 600)."),
+                                                                "(default: 2 s per frame of the clip, 120 to 600)."),
     train_iters: int = typer.Option(3000, help="Network: at most this many training iterations."),
     train_pairs: int = typer.Option(64, help="Network: consecutive frame pairs it trains on (spread over the clip)."),
     keyframes: int = typer.Option(0, help="Network: frames stylised by the optimisation (--iters-first "
