@@ -29,11 +29,12 @@ from .resolve import resolve
 from .scheduler import HalfStep, Source
 
 
-def along_flow(clip: ClipReader, t: int, prev_t: int, image: torch.Tensor, method: str):
-    """``image`` (which belongs to frame ``prev_t``) carried to frame ``t`` along the optical flow,
-    and the mask (1, 1, H, W) of where that flow holds (the forward-backward check)."""
+def along_flow(clip: ClipReader, t: int, prev_t: int, image: torch.Tensor, method: str, mode: str = "bilinear"):
+    """``image`` (which belongs to frame ``prev_t``) carried to frame ``t`` along the optical flow
+    (``mode``: ``warp``'s interpolation), and the mask (1, 1, H, W) of where that flow holds (the
+    forward-backward check)."""
     flow_t_to_prev, _, mask = flow_pair(clip.frame(t), clip.frame(prev_t), method=method)
-    return warp(image, flow_t_to_prev), mask
+    return warp(image, flow_t_to_prev, mode=mode), mask
 
 
 class VideoDreamMode(HalfStep):
@@ -96,9 +97,17 @@ class VideoStyleMode(HalfStep):
         return Source(self.clip.frame(0))
 
     def _warped(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
-        """``prev`` carried to frame t along the flow; occluded pixels from the content."""
+        """``prev`` carried to frame t along the flow; occluded pixels from the content.
+
+        Bicubic: each frame starts from (and is held to) the one before carried along the flow, so the
+        interpolation's blur compounds. Carried alone over frames 1-23 of bigbuckbunny (flows of 0.1-0.5 px),
+        a stylised frame keeps 1.5% of its finest detail (squared Laplacian) bilinearly and 34% bicubically;
+        rendered with the optimisation, frame 23 keeps 90% against 97%. The detail the optimisation puts
+        back for the blur shows as a grid-like grain in flat areas (the sky), which bicubic carrying
+        reduces without removing it."""
         src = self.clip.frame(t)
-        warped, mask = along_flow(self.clip, t, prev_t, prev, self.flow_method)
+        warped, mask = along_flow(self.clip, t, prev_t, prev, self.flow_method, mode="bicubic")
+        warped = warped.clamp(0, 1)
         return Source(mask * warped + (1 - mask) * src, warped, mask)
 
     def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:

@@ -135,3 +135,33 @@ def test_video_style_bad_arguments(run_cli, tmp_path, args, message):
     code, _, err = run_cli("video", CLIP, *args, "-o", tmp_path / "o.mp4", "--width", "64", "--max-frames", 2)
     assert code == 2, err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_style_mode_carries_frames_without_blurring_them_away():
+    """Each frame of the optimisation starts from the previous one carried along the flow, so the carry's
+    blur compounds: 8 carries along bunny.mp4's flows keep ~0.92 of a sharp picture's finest detail
+    bicubically, ~0.68 bilinearly (the detail the optimisation puts back for it shows as grain)."""
+    import torch
+    import torch.nn.functional as F
+
+    from conftest import TUBINGEN, load
+    from dreamreel.animator.video import VideoStyleMode, along_flow
+
+    def fine(x):
+        k = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+        return float(F.conv2d(x, k, groups=3).pow(2).mean())
+
+    info = open_clip(str(BUNNY), width=128, max_frames=9)
+    reader = ClipReader(info, keep=12)
+    mode = VideoStyleMode.__new__(VideoStyleMode)  # only the carry: no backbone
+    mode.clip, mode.flow_method = reader, "dis"
+    picture = load(TUBINGEN, 128)[..., : info.height, :]
+    carried = bilinear = picture
+    for t in range(1, 9):
+        source = mode._warped(t, carried, t - 1)
+        carried = source.warped
+        bilinear, _ = along_flow(reader, t, t - 1, bilinear, "dis")
+    assert float(source.image.min()) >= 0 and float(source.image.max()) <= 1
+    assert fine(bilinear) < 0.8 * fine(picture)  # the clip's sub-pixel flows do blur a bilinear carry
+    assert fine(carried) > 0.85 * fine(picture)
+    reader.close()
