@@ -40,6 +40,9 @@ def kill_in_write(n: int) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C as in a terminal, however the suite was started: a background job of a non-interactive shell
+    # (`.ci/run &`) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = sys.argv[1:]
     if args[0] == "--kill-in-write":
         kill_in_write(int(args[1]))
