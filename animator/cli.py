@@ -278,7 +278,7 @@ def video(
     net_temporal_weight: float = typer.Option(200.0, help="Network: weight of the temporal loss in training."),
     net_blend: float = typer.Option(0.0, help="Network: share of the previous output carried along the flow "
                                               "where it holds (0 = off)."),
-    net_batch: int = typer.Option(4, help="Network: frames per batch (4: 11.7 frames/s at 384x216 on 2 cores; 8: 9.4)."),
+    net_batch: int = typer.Option(4, help="Network: frames per batch (on a CPU 4 beats 8: the batch stays in the caches)."),
     net_cache: bool = typer.Option(True, help="Network: reuse a network trained before on the same clip, style "
                                               "and settings (kept in ~/.cache/dreamreel/nets)."),
     layers: Optional[str] = typer.Option(None, "--layer", "--layers", help="Layer(s) to dream."),

