@@ -263,24 +263,25 @@ def video(
     temporal_weight: float = typer.Option(50.0, help="Style: pull toward the previous frame along the flow."),
     independent: bool = typer.Option(False, help="Style: every frame on its own (no flow; for comparison)."),
     original_colors: bool = typer.Option(False, help="Style: keep the clip's colours."),
-    method: str = typer.Option("optimize", help="Style: optimize (each frame optimised: the quality reference) or "
-                                                "network (a small network trained on the clip, then every frame in "
-                                                "one pass: minutes instead of hours)."),
+    method: str = typer.Option("keyframes", help="Style: keyframes (a few frames painted by the optimisation, "
+                                                 "every frame synthesised from their strokes along the flow), "
+                                                 "optimize (every frame optimised: the slow quality reference) or "
+                                                 "network (a small network trained on the clip)."),
+    key_iters: int = typer.Option(100, help="Keyframes: optimisation iterations per keyframe."),
     net: Optional[str] = typer.Option(None, help="Style with this trained network file (--save-net); no training."),
     save_net: Optional[str] = typer.Option(None, help="Network: save the trained network here (for --net)."),
     train_seconds: Optional[float] = typer.Option(None, help="Network: training time budget, seconds "
                                                                 "(default: 2 s per frame of the clip, 120 to 600)."),
     train_iters: int = typer.Option(3000, help="Network: at most this many training iterations."),
     train_pairs: int = typer.Option(64, help="Network: consecutive frame pairs it trains on (spread over the clip)."),
-    keyframes: int = typer.Option(0, help="Network: frames stylised by the optimisation (--iters-first "
-                                          "iterations) that the network also learns from (default none: "
-                                          "the same time spent training did better)."),
+    keyframes: Optional[int] = typer.Option(None, help="Keyframes painted by the optimisation (keyframes method: "
+                                                       "default one per 96 frames; network: default none)."),
     net_temporal_weight: float = typer.Option(200.0, help="Network: weight of the temporal loss in training."),
     net_blend: float = typer.Option(0.0, help="Network: share of the previous output carried along the flow "
                                               "where it holds (0 = off)."),
     net_batch: int = typer.Option(4, help="Network: frames per batch (on a CPU 4 beats 8: the batch stays in the caches)."),
-    net_cache: bool = typer.Option(True, help="Network: reuse a network trained before on the same clip, style "
-                                              "and settings (kept in ~/.cache/dreamreel/nets)."),
+    net_cache: bool = typer.Option(True, help="Reuse keyframes painted (or a network trained) before on the same "
+                                              "clip, style and settings (kept in ~/.cache/dreamreel)."),
     layers: Optional[str] = typer.Option(None, "--layer", "--layers", help="Layer(s) to dream."),
     width: Optional[int] = typer.Option(None, help="Resize frames to this width (even)."),
     start: float = typer.Option(0.0, help="Start time in seconds."),

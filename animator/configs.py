@@ -190,7 +190,7 @@ class StyleConfig(Config):
         return a, b
 
 
-METHODS = ("optimize", "network")
+METHODS = ("keyframes", "optimize", "network")
 
 
 @dataclass(frozen=True)
@@ -207,14 +207,15 @@ class VideoConfig(Config):
     temporal_weight: float = 50.0
     independent: bool = False
     original_colors: bool = False
-    # style: the network method
-    method: str = "optimize"  # optimize | network
+    # style: the keyframes method (the default) and the network method
+    method: str = "keyframes"  # keyframes | optimize | network
+    key_iters: int = 100  # the keyframes' optimisation iterations
     net: str | None = None  # a trained network file (implies the network method; no training)
     save_net: str | None = None
     train_seconds: float | None = None  # None: netstyle.training_seconds(frames)
     train_iters: int = 3000
     train_pairs: int = 64  # frame pairs the network trains on (spread over the clip)
-    keyframes: int = 0
+    keyframes: int | None = None  # keyframes method: None = one per 96 frames; network: None = 0
     net_temporal_weight: float = 200.0
     net_blend: float = 0.0
     net_batch: int = 4
@@ -240,10 +241,14 @@ class VideoConfig(Config):
     def network(self) -> bool:
         return not self.dream_clip and (self.method == "network" or self.net is not None)
 
+    @property
+    def keyframes_method(self) -> bool:
+        return not self.dream_clip and self.method == "keyframes" and self.net is None
+
     def validate(self) -> None:
         fail_if(self.dream_clip == bool(self.style_spec.styles or self.net),
                 "say what to do with the clip: --dream, or --style IMAGE / --net FILE (one of them)")
-        fail_if(self.method not in METHODS, f"unknown --method {self.method!r}; use {' or '.join(METHODS)}")
+        fail_if(self.method not in METHODS, f"unknown --method {self.method!r}; use {', '.join(METHODS)}")
         if self.net is not None:
             fail_if(bool(self.style_spec.styles), "--net brings its own style: give --net or --style, not both")
             require_file(self.net, "network file")
@@ -271,11 +276,17 @@ class VideoConfig(Config):
                     "--iters-first must be >= 1, --iters and --temporal-weight >= 0")
             fail_if(self.train_seconds is not None and not self.train_seconds > 0,
                     f"--train-seconds must be > 0 (got {self.train_seconds or 0:g})")
-            fail_if(self.train_iters < 1 or self.train_pairs < 1 or self.keyframes < 0 or self.net_batch < 1,
+            fail_if(self.train_iters < 1 or self.train_pairs < 1 or (self.keyframes or 0) < 0 or self.net_batch < 1,
                     "--train-iters, --train-pairs and --net-batch must be >= 1, --keyframes >= 0")
+            fail_if(self.key_iters < 1, f"--key-iters must be >= 1 (got {self.key_iters})")
+            fail_if(self.method == "keyframes" and self.net is None and self.keyframes == 0,
+                    "--method keyframes needs at least one keyframe (--keyframes >= 1)")
+            fail_if(self.keyframes_method and self.save_net is not None,
+                    "--save-net saves the network of --method network; the keyframes method trains none")
             fail_if(not 0 <= self.net_blend < 1, f"--net-blend must be in [0, 1) (got {self.net_blend:g})")
             fail_if(self.net_temporal_weight < 0, "--net-temporal-weight must be >= 0")
-            fail_if(self.network and (self.original_colors or self.independent or self.cadence > 1),
+            fail_if((self.network or self.keyframes_method) and (self.original_colors or self.independent
+                                                                 or self.cadence > 1),
                     "--original-colors, --independent and --cadence are options of --method optimize")
 
     def as_settings(self) -> dict:
@@ -287,10 +298,15 @@ class VideoConfig(Config):
                 "style_scale", "max_style_size") + net_keys if self.dream_clip else (
             "layers", "channels", "class", "guide", "similarity", "pixel_weight", "dream", "refine_steps", "carry",
             "blend", "persistence")
-        if not self.dream_clip and not self.network:
-            drop += net_keys
+        per_frame = ("iters_first", "iters", "temporal_weight", "independent", "original_colors")
+        if self.dream_clip:
+            drop += ("key_iters",)
+        elif self.keyframes_method:  # the optimisation paints the keyframes only
+            drop += tuple(k for k in net_keys if k not in ("method", "keyframes")) + per_frame
         elif self.network:  # how the network is kept is not what is rendered
-            drop += ("save_net", "net_cache", "iters", "temporal_weight", "independent", "original_colors")
+            drop += ("save_net", "net_cache", "iters", "temporal_weight", "independent", "original_colors", "key_iters")
+        else:
+            drop += net_keys + ("key_iters",)
         return {k: v for k, v in s.items() if k not in drop}
 
 

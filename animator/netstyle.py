@@ -20,6 +20,7 @@ from ..engine.style.network import (VERSION, NetTrainer, NetTrainParams, StyleNe
                                     training_clip)
 from .configs import VideoConfig
 from .errors import UserError, require_file
+from .keystyle import cache_root, file_key, keyframes_at, sha256_of
 from .media import ClipReader
 from .media.atomic import check_writable, publish, tmp_beside, unlink_quiet
 from .progress import console, progress_bar
@@ -30,23 +31,8 @@ from pathlib import Path
 
 
 def cache_dir() -> str:
-    """Where trained networks are kept: ``$DREAMREEL_CACHE``, else ``$XDG_CACHE_HOME/dreamreel``, else ~/.cache."""
-    root = os.environ.get("DREAMREEL_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dreamreel")
-    return os.path.join(root, "nets")
-
-
-def _file_key(path: str) -> dict:
-    st = os.stat(path)
-    return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """Where trained networks are kept: ``nets`` in the cache (:func:`.keystyle.cache_root`)."""
+    return os.path.join(cache_root(), "nets")
 
 
 def read_net(path: str, device) -> tuple[StyleNet, dict]:
@@ -93,11 +79,6 @@ def _pairs_at(n_frames: int, most: int) -> list[int]:
     return sorted({round(i * (n_frames - 2) / (most - 1)) for i in range(most)})
 
 
-def _keyframes_at(n_frames: int, k: int) -> list[int]:
-    """``k`` keyframes, each in the middle of an equal share of the clip."""
-    return sorted({min(n_frames - 1, int((i + 0.5) * n_frames / k)) for i in range(k)}) if k else []
-
-
 def network_mode(cfg: VideoConfig, info) -> tuple["NetworkStyleMode", dict, ClipReader]:
     """The network method's mode (and what settings.json records of it, and its clip reader)."""
     net, used, device = find_network(cfg, info)
@@ -114,7 +95,7 @@ def find_network(cfg: VideoConfig, info) -> tuple[StyleNet, dict, torch.device]:
     if cfg.net:
         device = engine_errors(pick_device, cfg.backend.device)
         net, trained_with = read_net(cfg.net, device)
-        used = {"network": {"file": os.path.abspath(cfg.net), "sha256": _sha256(cfg.net),
+        used = {"network": {"file": os.path.abspath(cfg.net), "sha256": sha256_of(cfg.net),
                             "trained_with": trained_with}, "device": str(device)}
         console.print(f"network: {cfg.net}", highlight=False)
     else:
@@ -131,11 +112,11 @@ def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict]:
     """The network trained for this clip, style and settings: the cache's, or one trained now (then cached
     and, with ``--save-net``, saved there). Returns (network, what to record in settings.json)."""
     params = train_params(cfg, info.frames)
-    key = {"version": VERSION, "clip": _file_key(cfg.clip.path), "width": info.width, "height": info.height,
-           "start": info.start, "frames": info.frames, "styles": [_sha256(p) for p in cfg.style_spec.styles],
+    key = {"version": VERSION, "clip": file_key(cfg.clip.path), "width": info.width, "height": info.height,
+           "start": info.start, "frames": info.frames, "styles": [sha256_of(p) for p in cfg.style_spec.styles],
            "style_spec": [cfg.style_spec.style_weights, cfg.style_spec.style_scale, cfg.style_spec.max_style_size],
            "model": plan.net.name, "weights": plan.net.weights_sha256(), "train": params.as_dict(),
-           "keyframes": cfg.keyframes, "keyframe_frames": _keyframes_at(info.frames, min(cfg.keyframes, info.frames)),
+           "keyframes": cfg.keyframes or 0, "keyframe_frames": keyframes_at(info.frames, min(cfg.keyframes or 0, info.frames)),
            "keyframe_iters": cfg.iters_first, "train_pairs": cfg.train_pairs, "flow": cfg.flow}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     cached = os.path.join(cache_dir(), f"{digest}.pt")
@@ -150,8 +131,8 @@ def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict]:
             return net, used
         except StyleNetError:  # a damaged cache entry is trained again
             pass
-    net = train_network(cfg, plan, info, params)
-    if cfg.net_cache:
+    net, complete = train_network(cfg, plan, info, params)
+    if cfg.net_cache and complete:
         try:
             save_net(net, settings, cached)
         except OSError as e:
@@ -162,10 +143,12 @@ def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict]:
     return net, {"file": os.path.abspath(cfg.save_net) if cfg.save_net else cached, "cached": False, **settings}
 
 
-def train_network(cfg: VideoConfig, plan: Plan, info, params: NetTrainParams) -> StyleNet:
-    """Keyframes by the optimisation, flows of the training pairs, then the network's training."""
+def train_network(cfg: VideoConfig, plan: Plan, info, params: NetTrainParams) -> tuple[StyleNet, bool]:
+    """Keyframes by the optimisation, flows of the training pairs, then the network's training. Ctrl-C during
+    the training stops it: the render goes on with the network as trained so far (not cached; ``--save-net``
+    still saves it). Returns (network, whether the training ran its whole budget)."""
     starts = _pairs_at(info.frames, cfg.train_pairs)
-    keys = _keyframes_at(info.frames, min(cfg.keyframes, info.frames))
+    keys = keyframes_at(info.frames, min(cfg.keyframes or 0, info.frames))
     wanted = set(starts) | {t + 1 for t in starts} | set(keys)
     frames: dict[int, torch.Tensor] = {}
     reader = ClipReader(info, device="cpu", keep=2)
@@ -206,10 +189,19 @@ def train_network(cfg: VideoConfig, plan: Plan, info, params: NetTrainParams) ->
                 last["t"] = now
                 update(min(round(now), round(budget)) if budget else i, f"iter {i}  loss {float(info['loss']):.3g}")
         net = trainer.train(report)
+    if not trainer.history:  # stopped before its first iteration: the untrained network is the identity
+        console.print("[yellow]interrupted:[/] the network was not trained; rendering the clip as it is "
+                      "(Ctrl-C again stops the render)", highlight=False)
+        return net, False
     first, final = float(trainer.history[0]), float(torch.stack(trainer.history[-10:]).mean())
+    if trainer.interrupted:
+        console.print(f"[yellow]interrupted:[/] training stopped after {len(trainer.history)} iterations (loss "
+                      f"{first:.3g} -> {final:.3g}); rendering with the network as trained so far (Ctrl-C again "
+                      f"stops the render)", highlight=False)
+        return net, False
     console.print(f"network trained: {len(trainer.history)} iterations, loss {first:.3g} -> {final:.3g}",
                   highlight=False)
-    return net
+    return net, True
 
 
 class NetworkStyleMode(CrossFade):

@@ -141,6 +141,10 @@ def open_video(cfg: VideoConfig, info, announce: bool = True):
 
         mode, used, reader = network_mode(cfg, info)
         return mode, reader, used
+    if cfg.keyframes_method:
+        from .keystyle import keyframes_mode
+
+        return keyframes_mode(cfg, info, announce=announce)
     dreaming = cfg.dream_clip
     plan = resolve(cfg.backend, frame_size=(info.width, info.height), target=cfg.target if dreaming else None,
                    styles=None if dreaming else cfg.style_spec, for_style=not dreaming, hint="raise --width")

@@ -327,28 +327,36 @@ class NetTrainer:
         return total, parts
 
     def train(self, progress: TrainProgress | None = None, should_stop: Callable[[], bool] | None = None) -> StyleNet:
-        """Train up to ``iters`` iterations or ``seconds``; returns the network (in eval mode)."""
+        """Train up to ``iters`` iterations or ``seconds``; returns the network (in eval mode). Ctrl-C stops the
+        training early: the network as trained so far is returned and ``interrupted`` is set."""
         p = self.params
         start = time.perf_counter()
         decay_at = int(p.iters * 2 / 3)
         total_known = None if p.seconds else p.iters
         decayed = False
         elapsed = 0.0
+        self.interrupted = False
         for it in range(p.iters):
             # the last third of the iterations or of the time budget, whichever comes first
             if not decayed and (it >= decay_at or (p.seconds is not None and elapsed >= p.seconds * 2 / 3)):
                 decayed = True
                 for g in self.opt.param_groups:
                     g["lr"] = p.lr / 2
-            self.opt.zero_grad(set_to_none=True)
-            loss, parts = self.loss()
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.opt)
-                self.scaler.update()
-            else:
-                loss.backward()
-                self.opt.step()
+            try:
+                self.opt.zero_grad(set_to_none=True)
+                loss, parts = self.loss()
+                if self.scaler is not None:
+                    self.scaler.scale(loss).backward()
+                    self.scaler.step(self.opt)
+                    self.scaler.update()
+                else:
+                    loss.backward()
+                    self.opt.step()
+            except KeyboardInterrupt:
+                # Ctrl-C: the training stops and keeps what it learned (an iteration cut short changes nothing:
+                # the optimiser steps last, and a step is not cut in the middle)
+                self.interrupted = True
+                break
             self.history.append(loss.detach())
             elapsed = time.perf_counter() - start
             if progress is not None:

@@ -1,0 +1,291 @@
+"""The keyframes method of ``video --style`` (the default): a few keyframes painted by the optimisation,
+every frame synthesised from their stylised patches along the optical flow
+(:mod:`dreamreel.engine.style.synth`).
+
+The first keyframe sits in the middle of the clip's first share (one share per ``FRAMES_PER_KEY``
+frames): frames before it are synthesised backward from it, the others forward, each from the one
+before. Along the way a frame becomes a keyframe of its own when less than ``COVERAGE`` of it traces
+back (through the flow, where it holds) to the last keyframe -- the camera panned, something new came
+in -- or ``EVERY`` frames after the last: it is painted by the optimisation starting from its
+synthesised self (fewer iterations; it already carries the neighbouring strokes), then joins the bank.
+With ``--keyframes N`` the keyframes are the middles of N equal shares instead. The keyframes are the
+costly part; they are cached by (clip, style, settings, frame) like the network method's networks, so
+a re-render or a resume skips them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import torch
+
+from ..engine.flow import flow_pair, warp
+from ..engine.style import StyleParams, StyleTransfer, style_targets
+from ..engine.style.synth import KeyframeBank, PatchSynth, SynthParams, carry_field, identity_field
+from .configs import VideoConfig
+from .media import ClipReader
+from .media.atomic import publish, tmp_beside, unlink_quiet
+from .progress import console, progress_bar
+from .resolve import Plan, resolve
+from .scheduler import CrossFade, Source
+
+FRAMES_PER_KEY = 96
+COVERAGE = 0.7  # a new keyframe where less of the frame than this traces back to the last keyframe (0.5 left
+# wide bands of new content synthesised from unrelated patches on a fast pan)
+EVERY = 64  # ... or this many frames after it
+LATER_SHARE = 0.4  # a later keyframe's iterations, of --key-iters (it starts from its synthesised self)
+FORMAT = "dreamreel-keyframes"
+VERSION = 1
+
+
+def default_keyframes(frames: int) -> int:
+    """One keyframe per 96 frames (at least one): a 48-frame clip gets one in its middle, 132 frames two."""
+    return max(1, math.ceil(frames / FRAMES_PER_KEY))
+
+
+def keyframes_at(n_frames: int, k: int) -> list[int]:
+    """``k`` keyframes, each in the middle of an equal share of the clip."""
+    return sorted({min(n_frames - 1, int((i + 0.5) * n_frames / k)) for i in range(k)}) if k else []
+
+
+def cache_root() -> str:
+    """``$DREAMREEL_CACHE``, else ``$XDG_CACHE_HOME/dreamreel``, else ~/.cache/dreamreel."""
+    return os.environ.get("DREAMREEL_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "dreamreel")
+
+
+def file_key(path: str) -> dict:
+    st = os.stat(path)
+    return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def sha256_of(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def synth_params(cfg: VideoConfig) -> SynthParams:
+    return SynthParams(seed=cfg.backend.seed)
+
+
+def keyframes_mode(cfg: VideoConfig, info, announce: bool = True) -> tuple["KeyframeStyleMode", ClipReader, dict]:
+    """The keyframes method's mode, its clip reader and what settings.json records of it. The first keyframe
+    is painted here (with a progress bar), the later ones by the mode as its sweep reaches them."""
+    plan = resolve(cfg.backend, frame_size=(info.width, info.height), styles=cfg.style_spec, for_style=True,
+                   hint="raise --width")
+    if announce:
+        plan.announce("; method: keyframes")
+    fixed = keyframes_at(info.frames, min(cfg.keyframes, info.frames)) if cfg.keyframes else None
+    first = (fixed or keyframes_at(info.frames, default_keyframes(info.frames)))[0]
+    painter = Painter(cfg, plan, info)
+    painter.first(first, read_frames(info, [first])[first])
+    reader = ClipReader(info, device=plan.device, keep=3)
+    mode = KeyframeStyleMode(reader, first, painter, synth_params(cfg), flow_method=cfg.flow, fixed=fixed)
+    return mode, reader, {**plan.settings(), "keyframes": painter.record()}
+
+
+def read_frames(info, wanted) -> dict[int, torch.Tensor]:
+    """Frames ``wanted`` of a clip (on the CPU), from a reader of their own."""
+    wanted = set(wanted)
+    reader = ClipReader(info, device="cpu", keep=2)
+    try:
+        return {t: f for t in range(max(wanted) + 1) if (f := reader.frame(t)) is not None and t in wanted}
+    finally:
+        reader.close()
+
+
+class Painter:
+    """Paints keyframes by the optimisation, through the cache: ``first`` (from its content, ``--key-iters``
+    iterations, with a progress bar) before the frame loop, :meth:`__call__` for the later ones (from their
+    synthesised selves, fewer iterations) as the mode reaches them."""
+
+    def __init__(self, cfg: VideoConfig, plan: Plan, info):
+        self.cfg, self.plan = cfg, plan
+        self.params = StyleParams(seed=cfg.backend.seed)
+        key = {"format": FORMAT, "version": VERSION, "clip": file_key(cfg.clip.path), "width": info.width,
+               "height": info.height, "start": info.start, "frames": info.frames, "keyframes": cfg.keyframes,
+               "styles": [sha256_of(p) for p in cfg.style_spec.styles],
+               "style_spec": [cfg.style_spec.style_weights, cfg.style_spec.style_scale, cfg.style_spec.max_style_size],
+               "model": plan.net.name, "weights": plan.net.weights_sha256(), "iters": cfg.key_iters,
+               "style": self.params.as_dict(), "synth": synth_params(cfg).as_dict(), "flow": cfg.flow,
+               "rules": [FRAMES_PER_KEY, COVERAGE, EVERY, LATER_SHARE]}
+        self.digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+        self.folder = os.path.join(cache_root(), "keyframes")
+        self._targets = None
+        self.painted: dict[int, dict] = {}  # frame -> {"iters", "cached"}
+
+    def _path(self, t: int) -> str:
+        return os.path.join(self.folder, f"{self.digest}-{t:05d}.pt")
+
+    def _cached(self, t: int) -> torch.Tensor | None:
+        path = self._path(t)
+        if not (self.cfg.net_cache and os.path.exists(path)):
+            return None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if state.get("format") == FORMAT and state.get("key") == self.digest and state.get("frame") == t:
+                return state["styled"].to(self.plan.device)
+        except Exception:  # a damaged cache entry is painted again
+            pass
+        return None
+
+    def _save(self, t: int, styled: torch.Tensor) -> None:
+        if not self.cfg.net_cache:
+            return
+        target = Path(self._path(t))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = tmp_beside(target)
+            try:
+                torch.save({"format": FORMAT, "key": self.digest, "frame": t, "styled": styled.detach().cpu()}, tmp)
+                publish(tmp, target)
+            except BaseException:
+                unlink_quiet(tmp)
+                raise
+        except OSError as e:
+            console.print(f"[yellow]warning:[/] keyframe {t} was not cached ({e.strerror or e})")
+
+    def _transfer(self, source: torch.Tensor, init: torch.Tensor | None) -> StyleTransfer:
+        p = self.plan
+        if self._targets is None:
+            self._targets = style_targets(p.net, list(p.styles), self.cfg.style_spec.blend)
+        return StyleTransfer(p.net, source.to(p.device), list(p.styles), self.cfg.style_spec.blend, self.params,
+                             init=init, style=self._targets)
+
+    def first(self, t: int, source: torch.Tensor) -> torch.Tensor:
+        """The first keyframe, painted from its content with a progress bar. Ctrl-C stops the painting and
+        the render goes on with the keyframe as far as it got (not cached; a second Ctrl-C stops the render)."""
+        styled = self._cached(t)
+        if styled is not None:
+            console.print(f"keyframe {t}: painted before, from the cache", highlight=False)
+            self.painted[t] = {"iters": self.cfg.key_iters, "cached": True}
+            self._first = styled
+            return styled
+        iters = self.cfg.key_iters
+        st = self._transfer(source, None)
+        with progress_bar(f"keyframe {t} (optimisation)", iters, unit="iter") as update:
+            try:
+                st.run(iters, progress=lambda k, n, _: update(k))
+            except KeyboardInterrupt:
+                console.print(f"[yellow]interrupted:[/] keyframe {t} painted for {st.iterations} of {iters} "
+                              f"iterations; rendering with it as it is (Ctrl-C again stops the render)",
+                              highlight=False)
+        styled = st.image()
+        if st.iterations == iters:
+            self._save(t, styled)
+        self.painted[t] = {"iters": st.iterations, "cached": False}
+        self._first = styled
+        return styled
+
+    def __call__(self, t: int, source: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
+        """A later keyframe, painted from its synthesised self."""
+        styled = self._cached(t)
+        iters = max(1, round(self.cfg.key_iters * LATER_SHARE))
+        if styled is None:
+            styled = self._transfer(source, init).run(iters)
+            self._save(t, styled)
+        self.painted.setdefault(t, {"iters": iters, "cached": False})
+        return styled
+
+    def record(self) -> dict:
+        """What settings.json records (what a resume compares): the first keyframe, the iterations, the cache
+        key (the later keyframes are found as the render goes)."""
+        return {"first": next(iter(self.painted)), "fixed": self.cfg.keyframes, "iters": self.cfg.key_iters,
+                "later_iters": max(1, round(self.cfg.key_iters * LATER_SHARE)), "cache_key": self.digest}
+
+
+class _State:
+    """Where a sweep stands: the field, the frame it painted, the coverage from the last keyframe."""
+
+    def __init__(self, field, out, coverage, last):
+        self.field, self.out, self.coverage, self.last = field, out, coverage, last
+
+
+class KeyframeStyleMode(CrossFade):
+    """Frame t synthesised from the keyframe bank along the flow: backward from the first keyframe for the
+    frames before it (computed once, kept), forward from it for the rest. Later keyframes are painted as the
+    sweeps reach them. The mode's state is its own (never the frames on disk), so a resumed render replays the
+    sweeps from the first keyframe (keyframes from the cache) and gives the frames of a render that never
+    stopped."""
+
+    def __init__(self, clip: ClipReader, first: int, paint: Painter, params: SynthParams, flow_method: str = "dis",
+                 fixed: list[int] | None = None, coverage: float = COVERAGE, every: int = EVERY):
+        self.clip, self.first, self.paint, self.params, self.flow_method = clip, first, paint, params, flow_method
+        self.fixed, self.coverage, self.every = fixed, coverage, every
+        self.n_frames = clip.info.frames
+        self.device = clip.device
+        self._bank: KeyframeBank | None = None
+        self._before: dict[int, torch.Tensor] = {}  # frames before the first keyframe (the backward sweep)
+        self._state: _State | None = None
+        self._t: int | None = None  # the frame the forward state belongs to
+        self.keys: list[int] = [first]  # keyframes, in the order they joined the bank
+
+    def first_source(self) -> Source:
+        return Source(self.clip.frame(0))
+
+    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
+        return Source(self.clip.frame(t))
+
+    def _setup(self) -> None:
+        # a reader of its own: the render's reader goes forward once (and a resume starts it late)
+        frames = read_frames(self.clip.info, range(self.first + 1))
+        dev = self.device
+        styled = self.paint._first.to(dev)
+        self._bank = KeyframeBank([frames[self.first].to(dev)], [styled], self.params)
+        self._synth = PatchSynth(self._bank)
+        h, w = self._bank.h, self._bank.w
+        self._at_first = _State(identity_field(0, h, w, dev), styled, torch.ones(1, 1, h, w, device=dev), self.first)
+        st = self._at_first
+        for t in range(self.first - 1, -1, -1):  # backward: frame t from frame t+1
+            st = self._next(st, t, frames[t].to(dev), frames[t + 1].to(dev))
+            self._before[t] = st.out.to("cpu", torch.float16)
+
+    def _is_key(self, t: int, st: _State, coverage: torch.Tensor) -> bool:
+        if self.fixed is not None:
+            return t in self.fixed
+        return abs(t - st.last) >= self.every or float(coverage.mean()) < self.coverage
+
+    def _next(self, st: _State, t: int, frame: torch.Tensor, frame_from: torch.Tensor) -> _State:
+        """Frame t from the sweep's state at its neighbour (``frame_from``)."""
+        flow, _, mask = flow_pair(frame, frame_from, method=self.flow_method)
+        coverage = warp(st.coverage, flow) * mask
+        carried = carry_field(st.field, flow)
+        prev = warp(st.out, flow, mode="bicubic").clamp_(0, 1)
+        field = self._synth.match(frame, carried, prev, mask, seed=self.params.seed + t)
+        out = self._synth.render(field)
+        if not self._is_key(t, st, coverage):
+            return _State(field, out, coverage, st.last)
+        # painted from its synthesised self where it traces back to the last keyframe, from its content where
+        # it is new (there the synthesis is the least sure of itself, and the optimisation keeps what it starts from)
+        styled = self.paint(t, frame, coverage * out + (1 - coverage) * frame)
+        k = self._bank.add(frame, styled)
+        self.keys.append(t)
+        h, w = self._bank.h, self._bank.w
+        return _State(identity_field(k, h, w, self.device), styled, torch.ones_like(coverage), t)
+
+    def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
+        if self._bank is None:
+            self._setup()
+        if t < self.first:
+            return self._before[t].to(self.device, torch.float32)
+        if self._t is None or not self._t <= t <= self._t + 1:
+            # (re)start at the first keyframe: the first forward frame, or a resume / split range that starts
+            # later (the frames between are synthesised again, from a reader of their own)
+            self._state, self._t = self._at_first, self.first
+            if t > self.first + 1:
+                frames = read_frames(self.clip.info, range(self.first, t))
+                for u in range(self.first + 1, t):
+                    self._state = self._next(self._state, u, frames[u].to(self.device), frames[u - 1].to(self.device))
+                self._t = t - 1
+        if t == self._t + 1:
+            self._state = self._next(self._state, t, self.clip.frame(t), self.clip.frame(t - 1))
+            self._t = t
+        if t > self.first:
+            self._before.clear()
+        return self._state.out

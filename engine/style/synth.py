@@ -1,0 +1,234 @@
+"""Example-based synthesis: a clip's frames painted from the patches of a few stylised keyframes.
+
+The recipe of EbSynth (Jamriška et al. 2019, "Stylizing Video by Example") and of the keyframe
+methods after it (Texler et al. 2020): a keyframe is stylised by the optimisation; every other frame
+is made of the keyframe's own stylised pixels, each frame pixel taking the stylised pixel whose
+*source* neighbourhood matches its own (a nearest-neighbour field found by PatchMatch, Barnes et al.
+2009). The strokes are the optimisation's, so a frame looks as painted as the keyframe; temporal
+coherence comes from carrying the field along the optical flow (the same keyframe pixels follow the
+content) and from three terms in the match cost besides the source guide:
+
+* a temporal guide: the candidate's stylised patch against the previous output carried along the flow;
+* a positional guide: the distance from where the flow carries the previous match;
+* ``stay``: a candidate replaces the carried match only if it is better by this much (a frame's
+  field otherwise churns among near-equal matches in texture -- grass, water -- which flickers).
+
+Patches are compared through a PCA of their pixels (``dims`` components): one gather of a few
+floats per pixel and candidate. Every cost is in units of the keyframes' mean patch energy, so a
+dark, low-contrast clip matches as readily as a bright one. A frame is rendered from its field by
+bicubic sampling of the stylised keyframe at the (sub-pixel) matched positions: bilinear sampling
+halves the strokes' finest contrast at half-pixel positions (bigbuckbunny, 5 frames from the
+keyframe: VGG-judged style 1.2e4 against the keyframe's 5.7e3; bicubic 6.2e3).
+
+Tensors in, tensors out; no files.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["SynthParams", "KeyframeBank", "PatchSynth", "identity_field", "carry_field"]
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    patch: int = 5  # patch side, px (odd)
+    dims: int = 12  # PCA components a patch is compared by
+    iters: int = 1  # PatchMatch rounds per frame (propagation at 8, 4, 2, 1 px, then random search; 2: 1.6x the
+    # time, the same figures on bigbuckbunny)
+    temporal_weight: float = 1.0  # the previous output (carried) against the candidate's stylised patch
+    position_weight: float = 0.0115  # per px^2 from where the flow carries the previous match
+    stay: float = 0.115  # a candidate must beat the carried match by this much
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        if self.patch < 1 or self.patch % 2 == 0:
+            raise ValueError(f"patch size must be odd and >= 1 (got {self.patch})")
+        if self.dims < 1 or self.iters < 0:
+            raise ValueError("PCA dims must be >= 1 and PatchMatch rounds >= 0")
+        for f in ("temporal_weight", "position_weight", "stay"):
+            if not getattr(self, f) >= 0:
+                raise ValueError(f"{f.replace('_', ' ')} must be >= 0")
+
+
+def _patches(x: torch.Tensor, k: int) -> torch.Tensor:
+    """(1, C, H, W) -> (H*W, C*k*k): the k x k neighbourhood of every pixel (edges replicated)."""
+    r = k // 2
+    p = F.unfold(F.pad(x, (r, r, r, r), mode="replicate") if r else x, k)
+    return p[0].T.contiguous()
+
+
+class _PCA:
+    """Patches -> their first ``dims`` principal components, scaled to unit mean energy over the fit set."""
+
+    def __init__(self, feats: torch.Tensor, dims: int, seed: int):
+        self.mean = feats.mean(0)
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(feats.shape[0], generator=g)[:20000].to(feats.device)
+        sub = feats[idx] - self.mean
+        _, _, v = torch.linalg.svd(sub, full_matrices=False)
+        self.proj = v[: min(dims, v.shape[0])].T.contiguous()
+        z = (feats - self.mean) @ self.proj
+        self.proj = self.proj / z.pow(2).sum(1).mean().clamp(min=1e-12).sqrt()
+
+    def __call__(self, feats: torch.Tensor) -> torch.Tensor:
+        return (feats - self.mean) @ self.proj
+
+
+class KeyframeBank:
+    """The stylised keyframes with their sources: what every frame is painted from.
+
+    ``sources`` and ``styled``: (1, 3, H, W) pictures in [0, 1], one pair per keyframe, all of one size."""
+
+    def __init__(self, sources: Sequence[torch.Tensor], styled: Sequence[torch.Tensor],
+                 params: SynthParams = SynthParams()):
+        params.validate()
+        if not sources or len(sources) != len(styled):
+            raise ValueError("a keyframe bank needs one stylised picture per source keyframe")
+        self.shape = sources[0].shape
+        self._check(sources, styled)
+        self.params = params
+        self.k, self.h, self.w = len(sources), self.shape[-2], self.shape[-1]
+        self.device = sources[0].device
+        src = torch.cat([_patches(s.float(), params.patch) for s in sources])
+        sty = torch.cat([_patches(s.float(), params.patch) for s in styled])
+        # the components of the first keyframes; keyframes added later are described by them too
+        self.guide_pca, self.style_pca = _PCA(src, params.dims, params.seed), _PCA(sty, params.dims, params.seed)
+        self.guide, self.style = self.guide_pca(src), self.style_pca(sty)
+        # keyframes stacked vertically: one picture to sample from
+        self.styled = torch.cat([s.float() for s in styled], 2)
+
+    def _check(self, sources, styled) -> None:
+        shape = self.shape
+        if any(s.shape != shape for s in (*sources, *styled)) or shape[0] != 1 or shape[1] != 3:
+            raise ValueError("keyframes and their stylised pictures must all be (1, 3, H, W) of one size")
+
+    def add(self, source: torch.Tensor, styled: torch.Tensor) -> int:
+        """One more keyframe; returns its index."""
+        self._check([source], [styled])
+        p = self.params
+        self.guide = torch.cat([self.guide, self.guide_pca(_patches(source.to(self.device).float(), p.patch))])
+        self.style = torch.cat([self.style, self.style_pca(_patches(styled.to(self.device).float(), p.patch))])
+        self.styled = torch.cat([self.styled, styled.to(self.device).float()], 2)
+        self.k += 1
+        return self.k - 1
+
+    def index(self, k: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return (k * self.h + y) * self.w + x
+
+
+def identity_field(key: int, h: int, w: int, device=None) -> torch.Tensor:
+    """The field of keyframe ``key`` itself: (3, H*W) rows (keyframe, y, x)."""
+    yy, xx = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
+                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
+    return torch.stack([torch.full((h * w,), float(key), device=device), yy.reshape(-1), xx.reshape(-1)])
+
+
+def carry_field(field: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """A field carried along ``flow`` (1, 2, H, W: from the new frame to the field's frame).
+
+    Positions are interpolated bilinearly where the four neighbours agree (sub-pixel motion moves the
+    strokes smoothly), and taken from the nearest pixel across a seam of the field (an interpolated
+    position between two unrelated matches points at neither)."""
+    from ..flow import warp
+
+    h, w = flow.shape[-2:]
+    f = field.view(1, 3, h, w)
+    near = warp(f, flow, mode="nearest")
+    bil = warp(f, flow, mode="bilinear")
+    seam = ((bil[:, 1:] - near[:, 1:]).abs().amax(1, keepdim=True) > 0.5) | ((bil[:, :1] - near[:, :1]).abs() > 1e-3)
+    return torch.cat([near[:, :1], torch.where(seam, near[:, 1:], bil[:, 1:])], 1).view(3, -1)
+
+
+class PatchSynth:
+    """PatchMatch into a :class:`KeyframeBank`, and the frame a field paints."""
+
+    def __init__(self, bank: KeyframeBank, params: SynthParams | None = None):
+        self.bank, self.p = bank, params or bank.params
+        self.p.validate()
+
+    def match(self, frame: torch.Tensor, init: torch.Tensor, prev: torch.Tensor | None = None,
+              mask: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+        """The field of ``frame`` (1, 3, H, W): PatchMatch started from ``init`` (3, H*W; a carried field),
+        with the temporal guide ``prev`` (the previous output carried to this frame) and the positional
+        guide where ``mask`` (1, 1, H, W) says the flow holds."""
+        b, p = self.bank, self.p
+        h, w = frame.shape[-2:]
+        n = h * w
+        dev = b.device
+        g = b.guide_pca(_patches(frame.to(dev, torch.float32), p.patch))
+        fp = b.style_pca(_patches(prev.to(dev, torch.float32), p.patch)) if prev is not None and p.temporal_weight else None
+        m = mask.to(dev, torch.float32).reshape(-1) if mask is not None else torch.zeros(n, device=dev)
+        ck, cy, cx = init[0], init[1], init[2]
+
+        def cost(k, y, x):
+            i = b.index(k, y, x)
+            c = (g - b.guide[i]).pow(2).sum(1)
+            if fp is not None:
+                c = c + p.temporal_weight * m * (fp - b.style[i]).pow(2).sum(1)
+            if p.position_weight:
+                off = (y.float() - cy).pow(2) + (x.float() - cx).pow(2)
+                c = c + m * (p.position_weight * off + 1e4 * (k.float() != ck).float())
+            return c
+
+        gen = torch.Generator().manual_seed(seed)
+        k = ck.round().long().clamp(0, b.k - 1)
+        y = cy.round().long().clamp(0, b.h - 1)
+        x = cx.round().long().clamp(0, b.w - 1)
+        # where the flow does not hold (disoccluded, come into the frame) the carried match means nothing
+        # (across the frame's edge it is the edge's match repeated: streaks): a random start, no bonus
+        fresh = m < 0.5 if mask is not None else torch.zeros(n, dtype=torch.bool, device=dev)
+        k = torch.where(fresh, torch.randint(0, b.k, (n,), generator=gen).to(dev), k)
+        y = torch.where(fresh, torch.randint(0, b.h, (n,), generator=gen).to(dev), y)
+        x = torch.where(fresh, torch.randint(0, b.w, (n,), generator=gen).to(dev), x)
+        best = cost(k, y, x) - p.stay * (~fresh).float()
+        # sub-pixel positions, kept where the carried match stays
+        fy, fx = torch.where(fresh, y.float(), cy), torch.where(fresh, x.float(), cx)
+        yy = torch.arange(h, device=dev).view(h, 1).expand(h, w).reshape(-1)
+        xx = torch.arange(w, device=dev).view(1, w).expand(h, w).reshape(-1)
+
+        def consider(nk, ny, nx, valid=None):
+            nonlocal best, k, y, x, fy, fx
+            ny, nx = ny.clamp(0, b.h - 1), nx.clamp(0, b.w - 1)
+            c = cost(nk, ny, nx)
+            win = c < best if valid is None else valid & (c < best)
+            best = torch.where(win, c, best)
+            k, y, x = torch.where(win, nk, k), torch.where(win, ny, y), torch.where(win, nx, x)
+            fy, fx = torch.where(win, ny.float(), fy), torch.where(win, nx.float(), fx)
+
+        # a frame with new content (more than 1% of it) gets two more rounds: from a random start, one round
+        # leaves a speckle of unrelated matches there
+        rounds = p.iters + (2 if float(fresh.float().mean()) > 0.01 else 0)
+        for _ in range(rounds):
+            for j in (8, 4, 2, 1):  # propagation: a neighbour's match, shifted back
+                for dy, dx in ((0, j), (0, -j), (j, 0), (-j, 0)):
+                    sy, sx = yy + dy, xx + dx
+                    valid = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+                    nb = sy.clamp(0, h - 1) * w + sx.clamp(0, w - 1)
+                    consider(k[nb], y[nb] - dy, x[nb] - dx, valid)
+            r = max(b.h, b.w) // 2
+            while r >= 1:  # random search around the current match, the radius halving
+                ry = torch.randint(-r, r + 1, (n,), generator=gen).to(dev)
+                rx = torch.randint(-r, r + 1, (n,), generator=gen).to(dev)
+                consider(k, y + ry, x + rx)
+                if b.k > 1:
+                    consider(torch.randint(0, b.k, (n,), generator=gen).to(dev), y + ry, x + rx)
+                r //= 2
+        return torch.stack([k.float(), fy, fx])
+
+    def render(self, field: torch.Tensor) -> torch.Tensor:
+        """The frame a field paints: the stylised keyframes sampled (bicubic) at its positions, (1, 3, H, W)."""
+        b = self.bank
+        h, w = b.h, b.w
+        k, y, x = field[0].view(1, h, w), field[1].view(1, h, w), field[2].view(1, h, w)
+        gy = (y.clamp(0, h - 1) + k * h) * (2 / max(b.k * h - 1, 1)) - 1
+        gx = x * (2 / max(w - 1, 1)) - 1
+        out = F.grid_sample(b.styled, torch.stack([gx, gy], -1), mode="bicubic", padding_mode="border",
+                            align_corners=True)
+        return out.clamp_(0, 1)

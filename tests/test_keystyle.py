@@ -1,0 +1,169 @@
+"""The keyframes method of ``video --style`` (the default): keyframes painted by the optimisation, every
+frame synthesised from their patches along the flow (engine/style/synth.py, animator/keystyle.py)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dreamreel.animator.media import ClipReader, FrameDir, open_clip, read_image, resize_to
+from dreamreel.engine.style.synth import KeyframeBank, PatchSynth, SynthParams, carry_field, identity_field
+
+from conftest import CLIP, SCREAM, STARRY
+
+
+def _scene(h: int = 48, w: int = 96, seed: int = 0) -> torch.Tensor:
+    """A textured picture: smooth colour blobs plus fine noise (every patch distinct)."""
+    g = torch.Generator().manual_seed(seed)
+    blobs = F.interpolate(torch.rand(1, 3, h // 8, w // 8, generator=g), size=(h, w), mode="bicubic",
+                          align_corners=False)
+    return (0.7 * blobs + 0.3 * torch.rand(1, 3, h, w, generator=g)).clamp(0, 1)
+
+
+def _painted(x: torch.Tensor) -> torch.Tensor:
+    """A "stylisation" no patch copy gets for free: channels swapped, inverted, a fixed stroke texture added."""
+    g = torch.Generator().manual_seed(7)
+    strokes = torch.rand(1, 1, x.shape[-2], x.shape[-1], generator=g)
+    return (1 - x[:, [2, 0, 1]] * 0.8 + 0.2 * strokes).clamp(0, 1)
+
+
+def test_synthesis_follows_the_motion_with_the_keyframes_strokes():
+    """A scene moving 2 px a frame: each synthesised frame is the painted keyframe moved with it (the strokes
+    go along; they are not re-invented), apart from the band that came into view."""
+    big = _scene(48, 120)
+    frames = [big[..., 2 * t: 2 * t + 96] for t in range(6)]  # the camera pans right: content moves left
+    painted_big = _painted(big)
+    bank = KeyframeBank([frames[0]], [painted_big[..., :96]], SynthParams())
+    syn = PatchSynth(bank)
+    field = identity_field(0, 48, 96)
+    assert torch.allclose(syn.render(field), painted_big[..., :96], atol=1e-5)  # the keyframe itself
+    flow = torch.zeros(1, 2, 48, 96)
+    flow[:, 0] = 2.0  # frame t at x is frame t-1 at x + 2
+    mask = torch.ones(1, 1, 48, 96)
+    mask[..., -2:] = 0
+    out = syn.render(field)
+    for t in range(1, 6):
+        from dreamreel.engine.flow import warp
+
+        field = syn.match(frames[t], carry_field(field, flow), warp(out, flow, mode="bicubic"), mask, seed=t)
+        out = syn.render(field)
+    seen = slice(2, 96 - 2 * 5 - 2)  # what frame 0 saw of frame 5, away from the edges
+    expected = painted_big[..., 10:106]
+    err = (out - expected)[..., seen].abs().mean()
+    assert err < 0.02, f"the strokes did not follow the motion (mean error {err:.3f})"
+    # the field points where the content came from: 2 px per frame
+    x = field[2].view(48, 96)[:, seen]
+    assert torch.allclose(x - torch.arange(96, dtype=torch.float32)[seen], torch.full_like(x, 10.0), atol=0.5)
+
+
+def test_synthesis_on_new_content_uses_the_closest_source_patches():
+    """Content the keyframe never saw is painted with the strokes of the keyframe patches whose source is
+    closest: a frame made of the keyframe's own pixels rearranged (tiles swapped) comes out as its painting
+    rearranged the same way."""
+    src = _scene(48, 96, seed=3)
+    painted = _painted(src)
+    bank = KeyframeBank([src], [painted], SynthParams(iters=4))
+    swapped = torch.cat([src[..., 48:], src[..., :48]], -1)
+    expected = torch.cat([painted[..., 48:], painted[..., :48]], -1)
+    syn = PatchSynth(bank)
+    field = syn.match(swapped, identity_field(0, 48, 96), None, torch.zeros(1, 1, 48, 96))
+    err = (syn.render(field) - expected)[..., 4:-4, 4:44].abs().mean()
+    assert err < 0.05, err
+
+
+def _judge_style(frames, src, style):
+    from dreamreel.engine import get_backbone
+    from dreamreel.engine.style import judge
+
+    net = get_backbone("efficientnet_lite0")
+    return sum(judge(net, f, s, [style])["style"] for f, s in zip(frames, src)) / len(frames)
+
+
+@pytest.mark.slow
+def test_video_keyframes_method_stylises_then_reuses_its_keyframes(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
+    args = ["video", CLIP, "--style", SCREAM, "--width", 96, "--max-frames", 8, "--key-iters", 30]
+    code, _, err = run_cli(*args, "-o", tmp_path / "k.mp4")
+    assert code == 0, err
+    assert "method: keyframes" in err and "keyframe 4 (optimisation)" in err
+    out = FrameDir(tmp_path / "k_frames")
+    assert out.count_complete() == 8
+    src = list(ClipReader(open_clip(str(CLIP), width=96, max_frames=8), keep=9))
+    frames = [out.read(t) for t in range(8)]
+    style = read_image(str(SCREAM))
+    style = resize_to(style, (96, round(96 * style.shape[-1] / style.shape[-2])))
+    judged, source = _judge_style(frames[::3], src[::3], style), _judge_style(src[::3], src[::3], style)
+    assert judged < 0.5 * source, (judged, source)  # stylised: well on the way to the painting
+    assert all(float((f - s).abs().mean()) > 0.05 for f, s in zip(frames, src))  # not the identity
+    settings = json.loads((tmp_path / "k.settings.json").read_text())
+    assert settings["method"] == "keyframes" and settings["keyframes"]["first"] == 4
+    # again: the keyframes from the cache, no optimisation, the same frames
+    code, _, err = run_cli(*args, "-o", tmp_path / "again.mp4")
+    assert code == 0, err
+    assert "from the cache" in err and "(optimisation)" not in err
+    again = FrameDir(tmp_path / "again_frames")
+    assert all(torch.equal(again.read(t), frames[t]) for t in range(8))
+
+
+def test_ctrl_c_while_painting_a_keyframe_keeps_it_and_renders(run_cli, tmp_path, monkeypatch):
+    """Ctrl-C during the keyframe's optimisation: the keyframe as painted so far, the render goes on (exit 0),
+    nothing cached (the next run paints it in full)."""
+    from dreamreel.engine.style import transfer
+
+    monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
+    run = transfer.StyleTransfer.run
+
+    def stopped(self, iters, progress=None, total=None):
+        run(self, 8, progress)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transfer.StyleTransfer, "run", stopped)
+    code, _, err = run_cli("video", CLIP, "--style", STARRY, "--width", 64, "--max-frames", 4, "-o", tmp_path / "c.mp4")
+    assert code == 0, err
+    assert "interrupted:" in err and "painted for 8 of 100 iterations" in err
+    assert FrameDir(tmp_path / "c_frames").count_complete() == 4
+    src = ClipReader(open_clip(str(CLIP), width=64, max_frames=4)).frame(2)
+    assert float((FrameDir(tmp_path / "c_frames").read(2) - src).abs().mean()) > 0.005  # the keyframe: 8 iterations
+    assert not list((tmp_path / "cache").rglob("*.pt")), "a keyframe painted in part is not cached"
+
+
+def test_ctrl_c_during_network_training_keeps_what_it_learned(run_cli, tmp_path, monkeypatch):
+    from dreamreel.engine.style import network
+
+    monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
+    loss = network.NetTrainer.loss
+    calls = {"n": 0}
+
+    def stopped(self):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return loss(self)
+
+    monkeypatch.setattr(network.NetTrainer, "loss", stopped)
+    saved = tmp_path / "partial.pt"
+    code, _, err = run_cli("video", CLIP, "--style", STARRY, "--method", "network", "--width", 64, "--max-frames", 4,
+                           "--train-iters", 50, "-o", tmp_path / "n.mp4", "--save-net", saved)
+    assert code == 0, err
+    assert "training stopped after 3 iterations" in err
+    assert FrameDir(tmp_path / "n_frames").count_complete() == 4
+    assert saved.exists() and not list((tmp_path / "cache").rglob("*.pt"))
+    from dreamreel.animator.netstyle import read_net
+
+    net, _ = read_net(str(saved), "cpu")
+    assert float(net.out.weight.abs().sum()) > 0  # it learned (the untrained network's last layer is zero)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--save-net", "x.pt"], "--save-net saves the network of --method network"),
+    (["--keyframes", "0"], "needs at least one keyframe"),
+    (["--key-iters", "0"], "--key-iters must be >= 1"),
+    (["--method", "paint"], "unknown --method 'paint'; use keyframes, optimize, network"),
+    (["--original-colors"], "options of --method optimize"),
+])
+def test_keyframes_method_bad_options(run_cli, tmp_path, args, message):
+    code, _, err = run_cli("video", CLIP, "--style", STARRY, "-o", tmp_path / "o.mp4", *args)
+    assert code == 2 and message in err, err
+    assert len(err.strip().splitlines()) == 1, err
