@@ -26,7 +26,7 @@ from .media.atomic import check_writable, publish, tmp_beside, unlink_quiet
 from .progress import console, progress_bar
 from .resolve import Plan, engine_errors, resolve
 from ..engine.device import pick_device
-from .scheduler import CrossFade, Source
+from .scheduler import FromClip, Source
 from pathlib import Path
 
 
@@ -204,7 +204,7 @@ def train_network(cfg: VideoConfig, plan: Plan, info, params: NetTrainParams) ->
     return net, True
 
 
-class NetworkStyleMode(CrossFade):
+class NetworkStyleMode(FromClip):
     """Every frame one pass through the trained network, ``batch`` frames at a time (batches start at
     multiples of ``batch``, so a resumed or split render computes the same batches). ``blend`` > 0:
     where the flow from frame t back to t-1 holds, the network's output for t-1 carried along it is
@@ -214,12 +214,6 @@ class NetworkStyleMode(CrossFade):
         self.net, self.clip, self.batch, self.blend, self.flow_method = net, clip, batch, blend, flow_method
         self.n_frames = clip.info.frames
         self._raw: dict[int, torch.Tensor] = {}
-
-    def first_source(self) -> Source:
-        return Source(self.clip.frame(0))
-
-    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
-        return Source(self.clip.frame(t))
 
     def raw(self, t: int) -> torch.Tensor:
         if t not in self._raw:

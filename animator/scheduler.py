@@ -77,6 +77,17 @@ class CrossFade:
         return a if b is None else a + ((t - ta) / (tb - ta)) * (b - a)
 
 
+class FromClip(CrossFade):
+    """Modes whose every frame starts from the clip's own frame t (``self.clip``: a ClipReader): the keyframes
+    and network methods, which keep their own state."""
+
+    def first_source(self) -> Source:
+        return Source(self.clip.frame(0))
+
+    def source(self, t: int, prev: torch.Tensor, prev_t: int) -> Source:
+        return Source(self.clip.frame(t))
+
+
 class HalfStep:
     """Modes whose ``step`` takes ``lr_scale``: after NaN/inf the step is tried again at half the size."""
 

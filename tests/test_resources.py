@@ -219,7 +219,7 @@ def test_nan_in_a_video_style_step_never_writes_a_black_frame(run_cli, tmp_path,
     monkeypatch.setattr(StyleTransfer, "run", run)
     monkeypatch.setattr(video.VideoStyleMode, "step", step)
     code, _, err = run_cli("video", CLIP, "--style", STARRY, "-o", tmp_path / "s.mp4", "--width", 64,
-                           "--max-frames", 3, "--iters-first", 3, "--iters", 2)
+                           "--max-frames", 3, "--method", "optimize", "--iters-first", 3, "--iters", 2)
     assert code == 0, err
     assert "frame 1: the step gave NaN/inf values (twice, the second time at half the step size)" in err
     f = FrameDir(tmp_path / "s_frames")

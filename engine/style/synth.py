@@ -42,6 +42,13 @@ class SynthParams:
     temporal_weight: float = 1.0  # the previous output (carried) against the candidate's stylised patch
     position_weight: float = 0.0115  # per px^2 from where the flow carries the previous match
     stay: float = 0.115  # a candidate must beat the carried match by this much
+    # each pixel averages what the vote x vote patches over it say (1: its own match only). 3 on bigbuckbunny x
+    # The Starry Night: judged style 2.42e4 against 1.27e4 (a blur where the field is not coherent), warp error 0.66x
+    vote: int = 1
+    # median passes (3 x 3) over the field's offsets after PatchMatch: where neighbouring pixels matched unrelated
+    # places (new content, matched pixel by pixel: a speckle), they take a common offset and copy a piece of a
+    # stroke instead; where the field is coherent the median changes nothing
+    smooth: int = 1
     seed: int = 0
 
     def as_dict(self) -> dict:
@@ -50,8 +57,8 @@ class SynthParams:
     def validate(self) -> None:
         if self.patch < 1 or self.patch % 2 == 0:
             raise ValueError(f"patch size must be odd and >= 1 (got {self.patch})")
-        if self.dims < 1 or self.iters < 0:
-            raise ValueError("PCA dims must be >= 1 and PatchMatch rounds >= 0")
+        if self.dims < 1 or self.iters < 0 or self.vote < 1 or self.vote % 2 == 0:
+            raise ValueError("PCA dims must be >= 1, PatchMatch rounds >= 0, the vote odd and >= 1")
         for f in ("temporal_weight", "position_weight", "stay"):
             if not getattr(self, f) >= 0:
                 raise ValueError(f"{f.replace('_', ' ')} must be >= 0")
@@ -220,15 +227,51 @@ class PatchSynth:
                 if b.k > 1:
                     consider(torch.randint(0, b.k, (n,), generator=gen).to(dev), y + ry, x + rx)
                 r //= 2
-        return torch.stack([k.float(), fy, fx])
+        field = torch.stack([k.float(), fy, fx])
+        for _ in range(p.smooth):
+            field = self._median(field, h, w)
+        return field
+
+    def _median(self, field: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """One 3 x 3 median pass over the field's offsets (keyframe, dy, dx), each component on its own; a pixel
+        keeps its own match where the median would move it by less than a pixel (sub-pixel motion kept)."""
+        b = self.bank
+        yy, xx = identity_field(0, h, w, field.device)[1:]
+        off = torch.stack([field[0], field[1] - yy, field[2] - xx]).view(1, 3, h, w)
+        med = F.unfold(F.pad(off, (1, 1, 1, 1), mode="replicate"), 3).view(3, 9, h * w).median(1).values
+        moved = (med[0] != field[0]) | ((med[1] - off[0, 1].reshape(-1)).abs() >= 1) | \
+            ((med[2] - off[0, 2].reshape(-1)).abs() >= 1)
+        k = med[0].clamp(0, b.k - 1)
+        y = (yy + med[1]).clamp(0, b.h - 1)
+        x = (xx + med[2]).clamp(0, b.w - 1)
+        return torch.where(moved, torch.stack([k, y, x]), field)
 
     def render(self, field: torch.Tensor) -> torch.Tensor:
-        """The frame a field paints: the stylised keyframes sampled (bicubic) at its positions, (1, 3, H, W)."""
-        b = self.bank
+        """The frame a field paints: the stylised keyframes sampled (bicubic) at its positions, (1, 3, H, W).
+
+        With ``vote`` > 1 each pixel averages what the patches covering it say (the patch centred at p - d says
+        keyframe pixel field(p - d) + d): where the field is coherent they all say the same (no blur), where it
+        is not (new content matched pixel by pixel) the average smooths the speckle."""
+        b, r = self.bank, self.p.vote // 2
         h, w = b.h, b.w
         k, y, x = field[0].view(1, h, w), field[1].view(1, h, w), field[2].view(1, h, w)
-        gy = (y.clamp(0, h - 1) + k * h) * (2 / max(b.k * h - 1, 1)) - 1
-        gx = x * (2 / max(w - 1, 1)) - 1
-        out = F.grid_sample(b.styled, torch.stack([gx, gy], -1), mode="bicubic", padding_mode="border",
-                            align_corners=True)
-        return out.clamp_(0, 1)
+        out = None
+        for dy in range(-r, r + 1):
+            for dx in range(-r, r + 1):
+                sk, sy, sx = (_shifted(v, dy, dx) for v in (k, y, x))
+                gy = ((sy + dy).clamp(0, h - 1) + sk * h) * (2 / max(b.k * h - 1, 1)) - 1
+                gx = (sx + dx).clamp(0, w - 1) * (2 / max(w - 1, 1)) - 1
+                one = F.grid_sample(b.styled, torch.stack([gx, gy], -1), mode="bicubic", padding_mode="border",
+                                    align_corners=True)
+                out = one if out is None else out + one
+        return (out / (2 * r + 1) ** 2).clamp_(0, 1)
+
+
+def _shifted(t: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``t`` (1, H, W) read at p - (dy, dx), edges replicated."""
+    if not dy and not dx:
+        return t
+    h, w = t.shape[-2:]
+    ys = (torch.arange(h, device=t.device) - dy).clamp(0, h - 1)
+    xs = (torch.arange(w, device=t.device) - dx).clamp(0, w - 1)
+    return t[:, ys][:, :, xs]
