@@ -190,7 +190,7 @@ class StyleConfig(Config):
         return a, b
 
 
-METHODS = ("keyframes", "optimize", "network")
+METHODS = ("optimize", "keyframes", "network")
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,8 @@ class VideoConfig(Config):
     temporal_weight: float = 50.0
     independent: bool = False
     original_colors: bool = False
-    # style: the keyframes method (the default) and the network method
-    method: str = "keyframes"  # keyframes | optimize | network
+    # style: the keyframes method (`--method keyframes`) and the network method
+    method: str = "optimize"  # optimize | keyframes | network (keyframes: the default once issue 21's bounds hold)
     key_iters: int = 100  # the keyframes' optimisation iterations
     net: str | None = None  # a trained network file (implies the network method; no training)
     save_net: str | None = None

