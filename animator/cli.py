@@ -274,8 +274,9 @@ def video(
                                                                 "(default: 2 s per frame of the clip, 120 to 600)."),
     train_iters: int = typer.Option(3000, help="Network: at most this many training iterations."),
     train_pairs: int = typer.Option(64, help="Network: consecutive frame pairs it trains on (spread over the clip)."),
-    keyframes: Optional[int] = typer.Option(None, help="Keyframes painted by the optimisation (keyframes method: "
-                                                       "default one per 96 frames; network: default none)."),
+    keyframes: Optional[int] = typer.Option(None, help="Keyframes painted by the optimisation, at the middles of "
+                                                       "N shares (keyframes method: default, one, then more where the "
+                                                       "content changes; network: default none)."),
     net_temporal_weight: float = typer.Option(200.0, help="Network: weight of the temporal loss in training."),
     net_blend: float = typer.Option(0.0, help="Network: share of the previous output carried along the flow "
                                               "where it holds (0 = off)."),

