@@ -11,7 +11,7 @@ from .media import to_uint8, write_image
 
 
 def _to_tensor(arr: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float().div_(255.0)
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float().div_(255.0).contiguous()
 
 
 def _label(arr: np.ndarray, text: str) -> np.ndarray:

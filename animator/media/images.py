@@ -227,7 +227,8 @@ def read_image(path: PathLike, device: torch.device | str | None = None, longest
         raise UserError(str(e)) from None
     except (ValueError, OSError):
         raise UserError(f"not an image (or a corrupt one): {path}") from None
-    t = torch.from_numpy(arr).permute(2, 0, 1)[None].float().div_(255.0)
+    # contiguous CHW: with no resize after it, this tensor is what the engine optimises
+    t = torch.from_numpy(arr).permute(2, 0, 1)[None].float().div_(255.0).contiguous()
     return t.to(device) if device is not None else t
 
 

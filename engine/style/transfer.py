@@ -212,7 +212,8 @@ class StyleTransfer:
         self.content_targets = content_targets(net, content_in, self.recipe)
         self.style_targets = style
         self.temporal = temporal
-        self.x = self._initial(content_in, init).requires_grad_(True)
+        # a fresh contiguous copy whatever the caller's layout: L-BFGS flattens the gradient with view()
+        self.x = self._initial(content_in, init).clone(memory_format=torch.contiguous_format).requires_grad_(True)
         self.iterations = 0
         self.evaluations = 0
         self.history: list[torch.Tensor] = []  # total loss per iteration (tensors; no host syncs)
@@ -232,16 +233,16 @@ class StyleTransfer:
             x = resize(init.detach().to(content_in.device, torch.float32), (h, w), clamp=True)
             if p.original_colors:
                 x = luminance_image(x, p.color_space)
-            return x.clone()
+            return x
         if p.init == "noise":
             g = torch.Generator().manual_seed(p.seed)
             x = (0.5 + 0.25 * torch.randn(1, 3, h, w, generator=g)).clamp_(0, 1)
             if p.original_colors:
                 x = x.mean(1, keepdim=True).expand(1, 3, h, w)
-            return x.to(content_in.device).clone()
+            return x.to(content_in.device)
         if p.init == "image":
             raise ValueError("init 'image' needs an init picture")
-        return content_in.clone()
+        return content_in
 
     def _make_optimizer(self) -> None:
         p = self.params
