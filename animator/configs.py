@@ -391,7 +391,7 @@ PRESET_KEYS = ({f.name for f in fields(ZoomConfig)} - {"preset", "tile", "previe
 
 
 # what each preset key holds (TOML gives strings, integers, floats, booleans, arrays, tables)
-_WHOLE = ("frames", "jitter", "cadence", "crf", "size")
+_WHOLE = ("frames", "jitter", "cadence", "crf", "size", "objective_fade", "reseed_every")
 _NUMBER = ("octave_scale", "smooth", "fps", "pixel_weight")
 _TEXT_OR_WHOLE = ("channels", "class")  # channels = 12, class = 207
 

@@ -12,7 +12,7 @@ from dreamreel.animator.zoom import Motion, ZoomMode
 from dreamreel.animator.schedule import parse_schedule
 from dreamreel.engine import DreamParams, objectives
 
-from conftest import SAMPLES, load
+from conftest import REPO, SAMPLES, load
 from helpers.gif_parse import gif_info
 
 TINY = ["--size", "64", "--steps", "0:(1)", "--octaves", "0:(1)"]
@@ -136,9 +136,11 @@ def test_colour_coherence_keeps_frame_100_near_frame_0(lite0, tmp_path):
 def test_presets_are_listed_and_valid(run_cli):
     code, out, err = run_cli("presets")
     assert code == 0
-    for name in ("classic-zoom", "spiral", "drift", "tunnel", "gentle"):
+    shipped = sorted(p.stem for p in (REPO / "presets").glob("*.toml"))
+    assert {"classic-zoom", "spiral", "drift", "tunnel", "gentle", "journey"} <= set(shipped)
+    for name in shipped:  # every shipped preset resolves (keys, value kinds, schedules, layers syntax)
         assert name in out + err
-        zoom_config({"mp4": "z.mp4", "image": "noise"}, name)  # every shipped preset resolves (keys, schedules, layers syntax)
+        zoom_config({"mp4": "z.mp4", "image": "noise"}, name)
 
 
 def test_preset_values_are_defaults_that_the_command_line_overrides():
