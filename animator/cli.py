@@ -19,7 +19,8 @@ from rich.markup import escape
 from .configs import (DreamConfig, ProgressionConfig, RecursiveConfig, StyleConfig, VideoConfig, build,
                       zoom_config)
 from .errors import RenderInterrupted, UserError
-from .options import ANIMATION, BACKEND, GIF, GUIDE, IMAGE_ARG, PIXEL, RESUME, STROKE, TARGET, with_options
+from .options import (ANIMATION, BACKEND, GIF, GUIDE, IMAGE_ARG, LOOP, PINGPONG, PIXEL, RESUME, STROKE, TARGET,
+                      with_options)
 from .progress import console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -87,7 +88,7 @@ def dream(
 
 
 @app.command()
-@with_options(BACKEND, TARGET, ANIMATION)
+@with_options(BACKEND, TARGET, ANIMATION, LOOP)
 def zoom(
     image: str = IMAGE_ARG,
     output: str = typer.Option(..., "-o", "--output", help="Output video (.mp4) or .gif."),
@@ -139,7 +140,7 @@ def zoom(
 
 
 @app.command()
-@with_options(BACKEND, GUIDE, PIXEL, STROKE, GIF, RESUME)
+@with_options(BACKEND, GUIDE, PIXEL, STROKE, GIF, RESUME, LOOP, PINGPONG)
 def recursive(
     image: str = IMAGE_ARG,
     output: str = typer.Option(..., "-o", "--output", help="Folder for the stage frames, contact sheet, settings."),
@@ -168,7 +169,7 @@ def recursive(
 
 
 @app.command()
-@with_options(BACKEND, TARGET, GUIDE, PIXEL, STROKE, ANIMATION)
+@with_options(BACKEND, TARGET, GUIDE, PIXEL, STROKE, ANIMATION, LOOP, PINGPONG)
 def progression(
     image: str = IMAGE_ARG,
     gif: Optional[str] = typer.Option(None, help="The progression as a looping GIF."),
@@ -249,7 +250,7 @@ def stylize(
 
 
 @app.command()
-@with_options(BACKEND, TARGET, GUIDE, STROKE, ANIMATION)
+@with_options(BACKEND, TARGET, GUIDE, STROKE, ANIMATION, LOOP)
 def video(
     clip: str = typer.Argument(..., help="A video clip (anything ffmpeg reads)."),
     output: str = typer.Option(..., "-o", "--output", help="Output MP4 (source fps, source audio)."),
@@ -308,6 +309,8 @@ def video(
     values.update(path=clip, dream_clip=dream_mode, styles=style or (), mp4=output,
                   gif_every=values["every"])
     cfg = build(VideoConfig, values)
+    if (workers is not None or address) and cfg.outputs.loop:
+        raise UserError("--loop cannot be split over --workers/--address: the last range fades into the first")
     checked(cfg)
     if workers is not None or address:
         from .split import render_video_split

@@ -19,7 +19,7 @@ COLOR_MODES = ("none", "lab", "rgb", "hsv")
 CARRIES = ("flow", "blend", "none")
 OPTIMIZERS = ("lbfgs", "adam")
 COLOR_SPACES = ("ycbcr", "lab")
-GIF_WIDTH = 360  # px: default GIFs are made to be posted (README's first zoom: 46.6 MB at 512 px, every frame)
+GIF_WIDTH = 320  # px: default GIFs are made to be posted (README's first zoom, a loop: 9.9 MB; 12.4 MB at 360 px)
 GIF_FPS = 12.5
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -173,9 +173,15 @@ class Outputs:
     gif: str | None = None
     frames_dir: str | None = None
     gif_every: int | None = None  # one GIF frame per this many frames (None: as many as keep it near 12 fps)
-    gif_width: int | str | None = None  # px, "full" (the frames' own), or None (at most 360 px)
+    gif_width: int | str | None = None  # px, "full" (the frames' own), or None (at most 320 px)
     fps: float = 24.0
     resume: bool = False
+    loop: bool = False  # the MP4 and GIF play in a loop with no seam (--loop)
+    pingpong: bool = False  # ... forward then back (--pingpong; progression, recursive)
+
+    def loop_kind(self, default: str) -> str | None:
+        """How these outputs loop: None, ``default`` (the command's way: fade or return), or pingpong."""
+        return "pingpong" if self.pingpong else default if self.loop else None
 
     def validate(self) -> None:
         fail_if(not self.fps > 0, f"--fps must be > 0 (got {self.fps})")
@@ -256,7 +262,8 @@ class Config:
     """What every command's config has: a name, checks, and its settings."""
 
     command: ClassVar[str]
-    not_recorded: ClassVar[tuple[str, ...]] = ("resume", "gif_every", "gif_width")  # how, not what, is rendered
+    # how, not what, is rendered; a loop is recorded by the render runner, as the frames it adds
+    not_recorded: ClassVar[tuple[str, ...]] = ("resume", "gif_every", "gif_width", "loop", "pingpong")
 
     def validate(self) -> None:
         for f in fields(self):

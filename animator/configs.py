@@ -29,7 +29,7 @@ __all__ = ["Backend", "ClipSpec", "Outputs", "Picture", "StyleSpec", "Target", "
            "DreamConfig", "RecursiveConfig", "ProgressionConfig", "StyleConfig", "VideoConfig", "ZoomConfig",
            "zoom_config", "DEFAULT_PRESET", "PRESET_KEYS"]
 
-DEFAULT_PRESET = "classic-zoom"
+DEFAULT_PRESET = "journey"
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class RecursiveConfig(Config):
         check_color(self.color_coherence)
         fail_if(not 0 <= self.blend < 1, f"--blend must be in [0, 1) (got {self.blend})")
         fail_if(self.tween < 0, f"--tween must be >= 0 (got {self.tween})")
+        fail_if((self.outputs.loop or self.outputs.pingpong) and not (self.outputs.gif or self.outputs.mp4),
+                "--loop and --pingpong are how the GIF or MP4 plays: give --gif FILE or --mp4 FILE")
         fail_if(not 0 < self.channel_fraction <= 1, f"--channel-fraction must be in (0, 1] (got {self.channel_fraction})")
         fail_if(os.path.exists(self.output) and not os.path.isdir(self.output),
                 f"output {self.output} is a file; recursive renders need a folder (-o stages/)")
@@ -268,6 +270,8 @@ class VideoConfig(Config):
     def check(self) -> None:
         fail_if(self.flow not in FLOW_METHODS, f"unknown --flow {self.flow!r}; use one of {', '.join(FLOW_METHODS)}")
         fail_if(self.cadence < 1, f"--cadence must be >= 1 (got {self.cadence})")
+        fail_if(self.outputs.loop and not self.dream_clip,
+                "--loop serves video --dream (a stylised clip follows its clip, which does not loop)")
         if self.dream_clip:
             fail_if(self.carry not in CARRIES, f"unknown --carry {self.carry!r}; use flow, blend or none")
             fail_if(not 0 <= self.persistence <= 1, f"--persistence must be between 0 and 1 (got {self.persistence})")
@@ -349,6 +353,7 @@ class ZoomConfig(Config):
 
     def check(self) -> None:
         fail_if(self.frames < 1, f"--frames must be >= 1 (got {self.frames})")
+        fail_if(self.outputs.loop and self.frames < 3, f"--loop needs at least 3 --frames (got {self.frames})")
         fail_if(self.cadence < 1, f"--cadence must be >= 1 (got {self.cadence})")
         check_color(self.color_coherence)
         fail_if(self.border not in BORDERS, f"unknown --border {self.border!r}; use one of {', '.join(BORDERS)}")

@@ -40,11 +40,14 @@ GIF = {
     "every": (Optional[int], typer.Option(None, help="One GIF frame every N frames (played at the render's rate; "
                                                      "default: near 12 fps at the render's speed).")),
     "gif_width": (Optional[str], typer.Option(None, help="GIF width in px, or 'full' for every frame at full size "
-                                                         "(default: at most 360 px, near 12 fps: small enough to post).")),
+                                                         "(default: at most 320 px, near 12 fps: small enough to post).")),
 }
 RESUME = {"resume": (bool, typer.Option(False, help="Continue a stopped render from its frames on disk."))}
 FRAMES = {"frames_dir": (Optional[str], typer.Option(None, help="Folder for the PNG frames (default: OUTPUT_frames/)."))}
 ANIMATION = GIF | FRAMES | RESUME
+LOOP = {"loop": (bool, typer.Option(False, help="Make the MP4 and GIF loop with no seam."))}
+PINGPONG = {"pingpong": (bool, typer.Option(False, help="Loop by playing forward, then back (instead of a "
+                                                       "cross-fade back to the first frame)."))}
 
 
 def with_options(*groups: dict[str, tuple[Any, Any]]) -> Callable:

@@ -20,7 +20,7 @@ from .media.atomic import TMP_MARK, check_folder_writable, clean_temporaries
 from .media.gif import gif_intermediates
 from .media.mp4 import mp4_intermediates
 from .progress import console, progress_bar
-from .scheduler import FrameScheduler, Sinks
+from .scheduler import FrameScheduler, Loop, Sinks
 from .settings import settings_path_for, write_settings
 
 #: per command, what makes a frame need less memory
@@ -72,18 +72,23 @@ def _written(e: OSError, fallback: str) -> str:
 def run(mode, outputs: Outputs, settings: dict, label: str, frame_width: int, *, cadence: int = 1,
         color_coherence: str = "none",
         seed: int = 0, frames_dir: str | None = None, audio: str | None = None, crf: int = 18,
-        gif_dither: str = "sierra2_4a", overlay: Callable | None = None, settings_beside: str | None = None) -> dict:
-    """Drive ``mode`` through the frame scheduler with a progress bar; write settings; report."""
+        gif_dither: str = "sierra2_4a", overlay: Callable | None = None, settings_beside: str | None = None,
+        loop: Loop | None = None) -> dict:
+    """Drive ``mode`` through the frame scheduler with a progress bar; write settings; report.
+
+    ``loop``: how the MP4 and GIF loop (recorded in the settings: a fade loop's frames differ)."""
     gif_width, gif_every, gif_fps = outputs.gif_plan(frame_width, outputs.fps)
     sinks = Sinks(frames_dir=frames_dir or outputs.frames_folder(), mp4=outputs.mp4, gif=outputs.gif, fps=outputs.fps,
                   crf=crf, gif_dither=gif_dither, gif_width=gif_width, gif_every=gif_every, gif_fps=gif_fps,
                   audio=audio, overlay=overlay)
+    if loop is not None:
+        settings = {**settings, "loop": {"kind": loop.kind, "frames": loop.frames, "lead": loop.first_played()}}
     settings = {**settings, "outputs": {"frames": os.path.abspath(sinks.frames_dir),
                                         "mp4": sinks.mp4 and os.path.abspath(sinks.mp4),
                                         "gif": sinks.gif and os.path.abspath(sinks.gif)}}
     bar: list = []
     sched = FrameScheduler(mode, sinks, settings, cadence=cadence, color_coherence=color_coherence, seed=seed,
-                           resume=outputs.resume, progress=lambda d, _n, s: bar[0](d, s),
+                           resume=outputs.resume, progress=lambda d, _n, s: bar[0](d, s), loop=loop,
                            warn=lambda m: console.print(f"[yellow]warning:[/] {m}", highlight=False, soft_wrap=True))
     first = sched.prepare()  # takes the frames folder: from here on no other render writes these outputs
     try:
@@ -113,6 +118,7 @@ def run(mode, outputs: Outputs, settings: dict, label: str, frame_width: int, *,
     n = mode.n_frames
     per = result["seconds"] / max(1, n - result["resumed_from"])
     outs = ", ".join(filter(None, (sinks.mp4, sinks.gif))) or sinks.frames_dir
+    looped = f"; plays {result['played']} frames in a loop" if loop is not None else ""
     console.print(f"[green]wrote[/] {outs}  ({n} frames, {result['stepped']} dreamed, {per:.2f} s/frame; "
-                  f"frames in {sinks.frames_dir})")
+                  f"frames in {sinks.frames_dir}{looped})")
     return result

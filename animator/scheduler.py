@@ -23,6 +23,7 @@ with a warning, never a black frame.
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -123,6 +124,69 @@ class Sinks:
     overlay: Callable[[int, torch.Tensor], torch.Tensor] | None = None
 
 
+LOOP_KINDS = ("fade", "pingpong", "return")
+
+
+def ease(a: float) -> float:
+    """Smoothstep: a fade that starts and ends gently."""
+    return a * a * (3 - 2 * a)
+
+
+@dataclass(frozen=True)
+class Loop:
+    """How the MP4 and GIF play in a loop (``--loop``); the PNG frames are what was rendered.
+
+    ``fade`` (zooms, dreamed clips): the outputs play frames ``lead .. n-1`` (the frames before, where
+    a zoom's start picture still shows, only prime the loop); the last ``frames`` of them fade into
+    the ``frames`` before ``lead``: frame ``t`` into frame ``t - period``, a frame at the same point of
+    the motion (a zoom's faded frame is warped and dreamed on as usual, so the motion goes on through
+    the fade), all the way at the last, which is then frame ``lead - 1``: the loop goes on from it as
+    the render did. ``pingpong``: the frames forward, then back (frames ``n-2 .. 1``).
+    ``return``: after the last frame, frames that cross-fade from it back to frame 0, as many as keep
+    the way back at the pace of the way there (``frames``: 0, counted when the frames are there).
+    """
+
+    kind: str
+    frames: int = 0
+    lead: int | None = None  # a fade loop's first played frame (default: ``frames``)
+
+    def first_played(self) -> int:
+        if self.kind != "fade":
+            return 0
+        return self.frames if self.lead is None else self.lead
+
+    def playlist(self, n: int, back: int = 0) -> list[tuple[int, int, float]]:
+        """What the outputs play of ``n`` frames: ``(t, u, a)`` is frame t cross-faded by ``a`` toward frame u
+        (``back``: a return loop's frames back)."""
+        first = self.first_played()
+        items = [(t, t, 0.0) for t in range(first, n)]
+        if self.kind == "pingpong":
+            items += [(t, t, 0.0) for t in range(n - 2, first, -1)]
+        elif self.kind == "return":  # linear: every step back is the same size
+            items += [(n - 1, 0, k / (back + 1)) for k in range(1, back + 1)]
+        return items
+
+
+def fade_frames(period: int, fps: float) -> int:
+    """A fade loop's length: a second, at most a third of the loop's period (at least 1)."""
+    return max(1, min(round(fps), period // 3))
+
+
+def way_back(frames: FrameDir, n: int) -> int:
+    """Frames a return loop takes from frame n-1 back to frame 0 so that no step is larger than the median
+    step between the frames: (change from last to first) / (median change), less one; at most n."""
+    steps, prev = [], frames.read(0)
+    for t in range(1, n):
+        cur = frames.read(t)
+        steps.append(float((cur - prev).abs().mean()))
+        prev = cur
+    if not steps:
+        return 0
+    median = sorted(steps)[len(steps) // 2]
+    far = float((prev - frames.read(0)).abs().mean())
+    return min(n, max(1, math.ceil(far / max(median, 1e-6)) - 1))
+
+
 def frame_seed(seed: int, t: int) -> int:
     """Each frame's own seed: independent of how the render got there (resume-safe)."""
     return (seed * 1_000_003 + t * 7919) % (2**31 - 1)
@@ -156,9 +220,13 @@ class FrameScheduler:
     def __init__(self, mode: Mode, sinks: Sinks, settings: dict, *, cadence: int = 1,
                  color_coherence: str = "none", seed: int = 0, resume: bool = False,
                  progress: Callable[[int, int, str], None] | None = None,
-                 warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None, loop: Loop | None = None):
         if cadence < 1:
             raise UserError(f"--cadence must be >= 1 (got {cadence})")
+        self.loop = loop
+        self.first_played = loop.first_played() if loop else 0  # frames before it only prime a fade loop
+        self._head: dict[int, torch.Tensor] = {}  # a fade loop's first frames (8-bit), until the tail needs them
+        self._back: int | None = None  # a return loop's frames back, once counted
         self.mode = mode
         self.sinks = sinks
         self.settings = settings
@@ -239,7 +307,7 @@ class FrameScheduler:
         try:
             try:
                 writer = self._mp4_writer()
-                for i in range(start):  # the MP4 is streamed: frames already on disk go in first
+                for i in range(self.first_played, start):  # the MP4 is streamed: frames on disk go in first
                     if writer:
                         writer.write(self._decorated(i, self.frames.read(i)))
                 if start < n:
@@ -259,12 +327,12 @@ class FrameScheduler:
                 if self.progress:
                     self.progress(n, self.mode.n_frames, STOPPING)
             try:
-                if writer and n:
+                if writer and n > self.first_played:
                     self._finish_mp4(writer, n)
                     writer = None
                     written.append(self.sinks.mp4)
                 self.seconds = time.perf_counter() - t0
-                if self.sinks.gif and n:
+                if self.sinks.gif and n > self.first_played:
                     self._make_gif(n)
                     written.append(self.sinks.gif)
             except KeyboardInterrupt:  # (again) while finishing the outputs: skip what is left
@@ -284,20 +352,38 @@ class FrameScheduler:
         if ended is not None:
             raise ended
         return {"frames": n, "resumed_from": start, "stepped": len(self.stepped), "seconds": self.seconds,
-                "not_finite": list(self.not_finite)}
+                "not_finite": list(self.not_finite), "played": len(self._playlist(n))}
 
     def _mp4_writer(self) -> Mp4Writer | None:
         s = self.sinks
         return Mp4Writer(s.mp4, fps=s.fps, crf=s.crf, audio_path=s.audio) if s.mp4 else None
 
+    def _playlist(self, n: int) -> list[tuple[int, int, float]]:
+        """What the MP4 and GIF play of frames ``0 .. n-1``: a loop's order once the render is whole."""
+        if self.loop is None:
+            return [(t, t, 0.0) for t in range(n)]
+        if n < self.mode.n_frames:  # a stopped loop render: its frames so far, in order
+            return [(t, t, 0.0) for t in range(self.first_played, n)]
+        if self.loop.kind == "return" and self._back is None:
+            self._back = way_back(self.frames, n)
+        return self.loop.playlist(n, self._back or 0)
+
+    def _played(self, item: tuple[int, int, float]) -> torch.Tensor:
+        t, u, a = item
+        frame = self.frames.read(t)
+        if a:
+            frame = quantize(frame + a * (self.frames.read(u) - frame))
+        return self._decorated(t if a < 0.5 else u, frame)
+
     def _finish_mp4(self, writer: Mp4Writer, n: int) -> None:
-        """Close the MP4 with frames ``0 .. n-1``: those on disk but not yet in it (a Ctrl-C between
-        the PNG and the MP4) go in first; a writer stopped by Ctrl-C is replaced by a new one."""
+        """Close the MP4 with what it plays of frames ``0 .. n-1``: those on disk but not yet in it
+        (a Ctrl-C between the PNG and the MP4) go in first, then a loop's way back; a writer stopped
+        by Ctrl-C is replaced by a new one."""
         if writer.closed:
             writer = self._mp4_writer()
         try:
-            for i in range(writer.frames_written, n):
-                writer.write(self._decorated(i, self.frames.read(i)))
+            for item in self._playlist(n)[writer.frames_written:]:
+                writer.write(self._played(item))
             writer.close()
         except BaseException:
             writer.abort()
@@ -306,10 +392,11 @@ class FrameScheduler:
     def _make_gif(self, n: int) -> None:
         gif_fps = self.sinks.gif_fps or min(self.sinks.fps, 50.0)
         every = max(1, self.sinks.gif_every)
-        if self.sinks.overlay is None:
-            gif_frames = self.frames.paths(stop=n)[::every]
+        items = self._playlist(n)[::every]
+        if self.sinks.overlay is None and all(a == 0 for _, _, a in items):
+            gif_frames = [self.frames.path_of(t) for t, _, _ in items]
         else:
-            gif_frames = (self.sinks.overlay(t, self.frames.read(t)) for t in range(0, n, every))
+            gif_frames = (self._played(item) for item in items)
         make_gif(gif_frames, self.sinks.gif, fps=gif_fps, dither=self.sinks.gif_dither, width=self.sinks.gif_width)
 
     def _decorated(self, t: int, frame: torch.Tensor) -> torch.Tensor:
@@ -320,6 +407,8 @@ class FrameScheduler:
         thread holds its own copy on the host whatever the loop does next with ``frame``."""
         png = to_uint8(frame)
         video = png if self.sinks.overlay is None else to_uint8(self.sinks.overlay(t, frame))
+        if self.loop is not None and self.loop.kind == "fade" and 0 <= self.first_played - t <= self.loop.frames:
+            self._head[t] = torch.from_numpy(png)  # (the writer thread only reads it)
         sink.put(t, png, video)
         if self.progress:
             self.progress(t + 1, self.mode.n_frames, "")
@@ -327,7 +416,7 @@ class FrameScheduler:
     def _write(self, t: int, png: np.ndarray, video: np.ndarray, writer: Mp4Writer | None) -> None:
         """(In the writer thread.) The PNG frame, then the MP4."""
         self.frames.write(t, png)
-        if writer:
+        if writer and t >= self.first_played:
             writer.write(video)
 
     def _stepped_frame(self, t: int, source: Source) -> torch.Tensor:
@@ -338,7 +427,18 @@ class FrameScheduler:
         if self._matcher is not None:
             out = self._matcher(out)
         self.stepped.append(t)
-        return quantize(out)
+        return self._faded(t, quantize(out))
+
+    def _faded(self, t: int, frame: torch.Tensor) -> torch.Tensor:
+        """A fade loop's tail: frame ``t`` cross-faded toward frame ``t - period`` (eased; all the way at the last)."""
+        n = self.mode.n_frames
+        if self.loop is None or self.loop.kind != "fade" or t < n - self.loop.frames:
+            return frame
+        k = t - (n - self.loop.frames)
+        u = self.first_played - self.loop.frames + k
+        head = self._head.pop(u, None)
+        head = self.frames.read(u) if head is None else head.permute(2, 0, 1)[None].float().div(255).contiguous()
+        return quantize(frame + ease((k + 1) / self.loop.frames) * (head.to(frame.device) - frame))
 
     def _not_finite(self, t: int, source: Source, seed: int) -> torch.Tensor:
         """Frame ``t``'s step gave NaN/inf: step it again smaller, else keep its source; warn."""
@@ -373,12 +473,12 @@ class FrameScheduler:
                 continue
             cur = self._stepped_frame(key, self.mode.source(key, prev, prev_t))
             for t in range(max(prev_t + 1, start), key):
-                self._emit(t, quantize(self.mode.tween(t, prev, prev_t, cur, key)), sink)
+                self._emit(t, self._faded(t, quantize(self.mode.tween(t, prev, prev_t, cur, key))), sink)
             if key >= start:
                 self._emit(key, cur, sink)
             prev, prev_t = cur, key
         for t in range(max(prev_t + 1, start), n):  # after the last stepped frame
-            self._emit(t, quantize(self.mode.tween(t, prev, prev_t, None, None)), sink)
+            self._emit(t, self._faded(t, quantize(self.mode.tween(t, prev, prev_t, None, None))), sink)
 
     def _device(self) -> torch.device:
         return getattr(self.mode, "device", torch.device("cpu"))

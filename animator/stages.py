@@ -22,7 +22,7 @@ from ..engine.params import DreamParams
 from .configs import ProgressionConfig, RecursiveConfig
 from .render import check_outputs, run
 from .resolve import engine_errors, resolve
-from .scheduler import Feedback, HalfStep, Source
+from .scheduler import Feedback, HalfStep, Loop, Source
 from .sheet import caption, contact_sheet
 from .media import FrameDir
 
@@ -107,6 +107,12 @@ class ProgressionMode(HalfStep, Feedback):
 # --------------------------------------------------------------------------- renders
 
 
+def way_home(outputs) -> Loop | None:
+    """--loop: a cross-fade from the last frame back to the first; --pingpong: forward, then back."""
+    kind = outputs.loop_kind("return")
+    return Loop(kind) if kind else None
+
+
 def render_recursive(cfg: RecursiveConfig) -> dict:
     """Dream layer after layer; frames, contact sheet and GIF/MP4 in the ``cfg.output`` folder."""
     cfg.validate()
@@ -124,7 +130,7 @@ def render_recursive(cfg: RecursiveConfig) -> dict:
     settings = {**cfg.as_settings(), **plan.settings(), "stages": names, "stage_objectives": mode.describe()}
     w, h = plan.size
     result = run(mode, cfg.outputs, settings, f"recursive {len(names)} stages {w}x{h}", w, cadence=mode.spacing,
-                 color_coherence=cfg.color_coherence, seed=seed, frames_dir=cfg.output)
+                 color_coherence=cfg.color_coherence, seed=seed, frames_dir=cfg.output, loop=way_home(cfg.outputs))
     frames = FrameDir(cfg.output)
     stage_ts = list(range(0, mode.n_frames, mode.spacing))
     sheet = os.path.join(cfg.output, "sheet.png")
@@ -147,5 +153,5 @@ def render_progression(cfg: ProgressionConfig) -> dict:
     w, h = plan.size
     outputs = replace(cfg.outputs, gif_every=cfg.outputs.gif_every or 1)  # each frame is a record: all in the GIF
     result = run(mode, outputs, settings, f"progression {w}x{h}", w, color_coherence=cfg.color_coherence,
-                 seed=cfg.backend.seed, overlay=overlay, settings_beside=cfg.outputs.main)
+                 seed=cfg.backend.seed, overlay=overlay, settings_beside=cfg.outputs.main, loop=way_home(outputs))
     return {**result, "marks": marks, "mode": mode}

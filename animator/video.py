@@ -24,9 +24,10 @@ from ..engine.params import DreamParams
 from ..engine.style import StyleParams, StyleTransfer, Temporal, style_targets
 from .media import ClipReader, open_clip, trimmed_audio
 from .configs import VideoConfig
+from .errors import UserError
 from .render import check_outputs, run
 from .resolve import resolve
-from .scheduler import HalfStep, Source
+from .scheduler import HalfStep, Loop, Source, fade_frames
 
 
 def along_flow(clip: ClipReader, t: int, prev_t: int, image: torch.Tensor, method: str, mode: str = "bilinear"):
@@ -170,13 +171,19 @@ def render_video(cfg: VideoConfig) -> dict:
     c = cfg.clip
     info = open_clip(c.path, width=c.width, start=c.start, end=c.end, max_frames=c.max_frames)
     mode, reader, plan_settings = open_video(cfg, info)
-    audio = trimmed_audio(info, beside=cfg.outputs.mp4)
+    loop = None
+    if cfg.outputs.loop:  # the last frames fade into the first ones; the MP4 plays the rest, without the audio
+        loop = Loop("fade", fade_frames(info.frames, info.fps))
+        if info.frames < 2 * loop.frames + 1:
+            reader.close()
+            raise UserError(f"--loop needs a clip of at least 3 frames (this one has {info.frames})")
+    audio = None if loop else trimmed_audio(info, beside=cfg.outputs.mp4)
     settings = {**cfg.as_settings(), **plan_settings, "clip": os.path.abspath(c.path), "fps": info.fps,
                 "frame_size": [info.width, info.height], "frames": info.frames}
     outputs = replace(cfg.outputs, fps=info.fps)
     try:
         return run(mode, outputs, settings, f"{cfg.mode.replace('-', ' ')} {info.width}x{info.height}", info.width,
-                   cadence=cfg.cadence, seed=cfg.backend.seed, audio=audio, settings_beside=outputs.mp4)
+                   cadence=cfg.cadence, seed=cfg.backend.seed, audio=audio, settings_beside=outputs.mp4, loop=loop)
     finally:
         reader.close()
         if audio:

@@ -19,7 +19,7 @@ from .progress import console
 from .render import check_outputs, run
 from .resolve import resolve, scheduled_objective
 from .schedule import Schedule
-from .scheduler import HalfStep, Source
+from .scheduler import HalfStep, Loop, Source, fade_frames
 
 
 @dataclass
@@ -65,7 +65,9 @@ class ZoomMode(HalfStep):
 
     def __init__(self, net: Backbone, objective: Objective | Callable[[int], Objective], start: torch.Tensor,
                  motion: Motion, base: DreamParams, strength: Schedule, steps: Schedule, octaves: Schedule,
-                 border: str = "reflect", interp: str = "lanczos"):
+                 border: str = "reflect", interp: str = "lanczos", lead: int = 0):
+        """``lead``: frames rendered before the ``motion.n_frames`` the outputs play (a fade loop's, made past the
+        end: the schedules hold their last values there)."""
         self.net = net
         self.objective_at = objective if not isinstance(objective, Objective) else (lambda t: objective)
         self.start = start.to(net.device)
@@ -73,7 +75,7 @@ class ZoomMode(HalfStep):
         self.base = base
         self.strength, self.steps, self.octaves = strength, steps, octaves
         self.border, self.interp = border, interp
-        self.n_frames = math.ceil(motion.n_frames / motion.stride)
+        self.n_frames = math.ceil((motion.n_frames + lead) / motion.stride)
         self.h, self.w = start.shape[-2:]
         self.device = net.device
 
@@ -138,15 +140,23 @@ def render_zoom(cfg: ZoomConfig) -> dict:
     objective = plan.objective if schedule is None else scheduled_objective(plan.net, schedule, cfg.backend.seed)
     motion = Motion(*(cfg.schedule(k) for k in ("zoom", "angle", "translation_x", "translation_y",
                                                  "center_x", "center_y")), n_frames=cfg.frames, stride=stride, px=px)
+    # --loop: the loop plays from frame 2L, once the start picture has dissolved, and its last L frames fade
+    # into frames L .. 2L-1 (the preview shows the motion, not the loop)
+    loop = None
+    if outputs.loop and not preview:
+        fade = fade_frames(cfg.frames, outputs.fps)
+        loop = Loop("fade", fade, lead=2 * fade)
     mode = ZoomMode(plan.net, objective, plan.start, motion, cfg.base_dream(), cfg.schedule("strength"),
-                    cfg.schedule("steps"), cfg.schedule("octaves"), border=cfg.border)
+                    cfg.schedule("steps"), cfg.schedule("octaves"), border=cfg.border,
+                    lead=loop.first_played() if loop else 0)
     w, h = plan.size
     result = run(mode, outputs, {**cfg.as_settings(), **plan.settings(), "preview": preview},
                  f"zoom {'preview ' if preview else ''}{w}x{h}", w, cadence=1 if preview else cfg.cadence,
                  color_coherence=cfg.color_coherence, seed=cfg.backend.seed, crf=cfg.crf, gif_dither=cfg.dither,
-                 settings_beside=outputs.main)
+                 settings_beside=outputs.main, loop=loop)
     if preview:
-        console.print(f"preview: every {stride}th frame at half size in {outputs.mp4}; run the same command without "
+        console.print(f"preview: every {stride}th frame at half size in {outputs.mp4}"
+                      f"{' (it does not loop)' if outputs.loop else ''}; run the same command without "
                       f"--preview for the full render", highlight=False, soft_wrap=True)
     return result
 

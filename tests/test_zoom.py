@@ -2,6 +2,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from dreamreel.animator.configs import zoom_config
 from dreamreel.animator.errors import UserError
@@ -29,7 +30,7 @@ def test_zoom_cli_writes_mp4_and_gif_with_requested_frames_fps_size(run_cli, tmp
     g = gif_info(gif)
     assert g["frames"] == 7 and g["loop"] == 0 and set(g["delays_ms"]) == {80}  # 1/12 s -> 8 cs
     s = json.loads((tmp_path / "z_frames" / "settings.json").read_text())
-    assert s["command"] == "zoom" and s["frames"] == 7 and s["preset"] == "classic-zoom"
+    assert s["command"] == "zoom" and s["frames"] == 7 and s["preset"] == "journey"
     assert (tmp_path / "z.settings.json").exists()
     assert FrameDir(tmp_path / "z_frames").count_complete() == 7
 
@@ -185,8 +186,8 @@ def test_default_gif_is_made_to_be_posted_and_full_keeps_every_frame(run_cli, tm
     code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "a.mp4", "--gif", tmp_path / "a.gif", *args)
     assert code == 0, err
     small = gif_info(tmp_path / "a.gif")
-    # every 2nd frame of the 24 fps render, played at 12 fps (the same duration), at most 360 px wide
-    assert small["frames"] == 3 and set(small["delays_ms"]) == {80} and small["width"] == 360
+    # every 2nd frame of the 24 fps render, played at 12 fps (the same duration), at most 320 px wide
+    assert small["frames"] == 3 and set(small["delays_ms"]) == {80} and small["width"] == 320
     code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "b.mp4", "--gif", tmp_path / "b.gif", *args,
                            "--gif-width", "full")
     assert code == 0, err
@@ -198,15 +199,27 @@ def test_default_gif_is_made_to_be_posted_and_full_keeps_every_frame(run_cli, tm
 
 
 @pytest.mark.slow
-def test_readme_first_command_gives_a_gif_small_enough_to_post(tmp_path):
-    """README's first command, as a user types it (240 frames at 512 px): its GIF must be <= 15 MB."""
+def test_readme_first_command_gives_a_loop_small_enough_to_post(tmp_path):
+    """README's first command, as a user types it (240 frames at 512 px, --loop): a GIF of at most 10 MB
+    that loops with no seam, and the default preset travels (its objective schedule)."""
     import subprocess
     import sys
 
-    code = subprocess.run([sys.executable, "-m", "dreamreel.animator.cli", "zoom", str(SAMPLES / "figures.jpg"),
-                           "--frames", "240", "-o", str(tmp_path / "zoom.mp4"), "--gif", str(tmp_path / "zoom.gif")],
-                          capture_output=True, text=True)
+    readme = (REPO / "README.md").read_text()
+    command = "dreamreel zoom samples/figures.jpg --frames 240 --loop -o zoom.mp4 --gif zoom.gif"
+    assert command in readme
+    args = command.split()[1:]
+    args[1] = str(SAMPLES / "figures.jpg")
+    args = [str(tmp_path / a) if a.startswith("zoom.") else a for a in args]
+    code = subprocess.run([sys.executable, "-m", "dreamreel.animator.cli", *args], capture_output=True, text=True)
     assert code.returncode == 0, code.stderr[-2000:]
     gif = gif_info(tmp_path / "zoom.gif")
-    assert gif["frames"] == 120 and gif["width"] == 360 and set(gif["delays_ms"]) == {80}
-    assert (tmp_path / "zoom.gif").stat().st_size <= 15e6
+    assert gif["frames"] == 120 and gif["width"] == 320 and set(gif["delays_ms"]) == {80} and gif["loop"] == 0
+    assert (tmp_path / "zoom.gif").stat().st_size <= 10e6
+    settings = json.loads((tmp_path / "zoom.settings.json").read_text())
+    assert settings["preset"] == "journey" and len(settings["objective"].split(":")) > 4
+    assert probe_video(tmp_path / "zoom.mp4")["frames"] == 240
+    # the seam, on the frames as the loop plays them: the last played frame is the one before the first
+    frames = FrameDir(tmp_path / "zoom_frames")
+    lead = settings["loop"]["lead"]
+    assert torch.equal(frames.read(lead + 239), frames.read(lead - 1))
