@@ -20,7 +20,7 @@ from .configs import (DreamConfig, ProgressionConfig, RecursiveConfig, StyleConf
                       zoom_config)
 from .errors import RenderInterrupted, UserError
 from .options import (ANIMATION, BACKEND, GIF, GUIDE, IMAGE_ARG, LOOP, PINGPONG, PIXEL, RESUME, STROKE, TARGET,
-                      with_options)
+                      arrange, with_options)
 from .progress import console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -92,7 +92,7 @@ def dream(
 def zoom(
     image: str = IMAGE_ARG,
     output: str = typer.Option(..., "-o", "--output", help="Output video (.mp4) or .gif."),
-    preset: Optional[str] = typer.Option(None, help="A look from 'dreamreel presets' (or a .toml file). Default: classic-zoom."),
+    preset: Optional[str] = typer.Option(None, help="A look from 'dreamreel presets' (or a .toml file). Default: journey."),
     frames: Optional[int] = typer.Option(None, help="Number of frames."),
     fps: Optional[float] = typer.Option(None, help="Frames per second."),
     size: Optional[int] = typer.Option(None, help="Longest side of the frames, px."),
@@ -106,23 +106,21 @@ def zoom(
     steps: Optional[str] = typer.Option(None, help="Dream steps per octave, schedule."),
     octaves: Optional[str] = typer.Option(None, help="Octaves per frame, schedule."),
     octave_scale: Optional[float] = typer.Option(None, help="Size ratio between octaves."),
-    objective: Optional[str] = typer.Option(None, help="What to dream, as a schedule: '0: block6, 120: block9:12, "
-                                                       "240: class:jellyfish' (terms: LAYER, LAYER:CH|CH, class:NAME, "
-                                                       "guide:PATH, random:LAYER[:FRACTION], w*TERM + TERM)."),
+    objective: Optional[str] = typer.Option(None, help="What to dream when: '0: block6, 120: block9:12, 240: class:jellyfish'."),
     objective_fade: Optional[int] = typer.Option(None, help="Frames over which one objective cross-fades into the next."),
     reseed_every: Optional[int] = typer.Option(None, help="random:LAYER draws new channels every N frames."),
     guide: Optional[str] = typer.Option(None, help="Guide image: its features at the layer(s) steer the dream."),
     similarity: Optional[str] = typer.Option(None, help="Guide similarity: dot, l1 or l2."),
-    pixel_weight: Optional[float] = typer.Option(None, help="Keep the start picture's mean colours (weight)."),
+    pixel_weight: Optional[float] = typer.Option(None, help="Keep mean colours (0 = off)."),
     jitter: Optional[int] = typer.Option(None, help="Random roll in pixels."),
-    smooth: Optional[float] = typer.Option(None, help="Gradient smoothing sigma (0 = off)."),
-    tile: int = typer.Option(0, help="Gradient tile size in px (0 = off)."),
+    smooth: Optional[float] = typer.Option(None, help="Gradient blur sigma, px (0 = off)."),
+    tile: int = typer.Option(0, help="Gradient tile size, px (0 = off)."),
     cadence: Optional[int] = typer.Option(None, help="Dream every K-th frame; warp and cross-fade between."),
     color_coherence: Optional[str] = typer.Option(None, help="Match colours to frame 0: lab, rgb, hsv or none."),
     border: Optional[str] = typer.Option(None, help="Border of the motion warp: reflect, replicate, wrap."),
-    crf: Optional[int] = typer.Option(None, help="H.264 quality (lower = better, 18 default)."),
+    crf: Optional[int] = typer.Option(None, help="H.264 quality (lower = better; 18)."),
     dither: Optional[str] = typer.Option(None, help="GIF dither: sierra2_4a, floyd_steinberg, bayer, sierra2, none."),
-    preview: bool = typer.Option(False, help="A quick look first: every 4th frame at half size to OUT_preview.mp4."),
+    preview: bool = typer.Option(False, help="A quick look: every 4th frame at half size to OUT_preview.mp4."),
     **options,
 ) -> None:
     """Render an endless dream zoom to MP4 (and GIF). Options not given come from the preset."""
@@ -143,12 +141,12 @@ def zoom(
 @with_options(BACKEND, GUIDE, PIXEL, STROKE, GIF, RESUME, LOOP, PINGPONG)
 def recursive(
     image: str = IMAGE_ARG,
-    output: str = typer.Option(..., "-o", "--output", help="Folder for the stage frames, contact sheet, settings."),
-    layers: str = typer.Option(..., help="Ordered layers or a range, one stage each: 'block2..block9'."),
-    blend: float = typer.Option(0.3, help="Weight of the previous stage in each new stage."),
+    output: str = typer.Option(..., "-o", "--output", help="Folder: frames, sheet, settings."),
+    layers: str = typer.Option(..., help="Stages' layers: 'block2..block9'."),
+    blend: float = typer.Option(0.3, help="Previous stage's weight."),
     tween: int = typer.Option(0, help="Cross-fade frames between stages."),
-    random_channels_from: Optional[int] = typer.Option(None, help="From this stage (0-based) on, dream a random subset of channels."),
-    channel_fraction: float = typer.Option(0.25, help="Fraction of the layer's channels in that subset."),
+    random_channels_from: Optional[int] = typer.Option(None, help="From this stage (0-based) on, a random subset of channels."),
+    channel_fraction: float = typer.Option(0.25, help="Share of its channels."),
     mp4: Optional[str] = typer.Option(None, help="Write the stages as an MP4."),
     fps: float = typer.Option(2.0, help="Frames per second of GIF/MP4."),
     size: int = typer.Option(512, help="Longest side, px."),
@@ -156,7 +154,7 @@ def recursive(
     octave_scale: float = typer.Option(1.4, help="Size ratio between octaves."),
     steps: int = typer.Option(8, help="Steps per octave and stage."),
     lr: float = typer.Option(0.009, help="Step size."),
-    color_coherence: str = typer.Option("none", help="Match each stage's colours to the first: none, lab, rgb, hsv."),
+    color_coherence: str = typer.Option("none", help="Match colours: lab, rgb, hsv."),
     **options,
 ) -> None:
     """Dream layer after layer, each stage on the previous stage's output."""
@@ -181,12 +179,12 @@ def progression(
     feedback: Optional[int] = typer.Option(None, help="Instead: N frames, each a full dream of the previous one."),
     size: int = typer.Option(384, help="Longest side, px."),
     lr: float = typer.Option(0.01, help="Step size."),
-    octaves: int = typer.Option(3, help="Octaves: the long dream climbs them, small to full size."),
+    octaves: int = typer.Option(3, help="Octaves the dream climbs, small to full."),
     octave_scale: float = typer.Option(1.4, help="Size ratio between octaves."),
-    dream_steps: int = typer.Option(5, help="Steps per octave of each full dream (--feedback only)."),
-    smooth: float = typer.Option(2.0, help="Gaussian smoothing of the gradient (sigma, px; 0 = off)."),
+    dream_steps: int = typer.Option(5, help="--feedback: steps per octave."),
+    smooth: float = typer.Option(2.0, help="Gradient blur sigma, px (0 = off)."),
     fps: float = typer.Option(10.0, help="Frames per second of GIF/MP4."),
-    color_coherence: str = typer.Option("none", help="Match colours to frame 0: none, lab, rgb, hsv."),
+    color_coherence: str = typer.Option("none", help="Match colours to frame 0: lab, rgb, hsv."),
     **options,
 ) -> None:
     """Record a dream unfolding: every N steps of one long dream, as GIF/MP4 frames."""
@@ -202,40 +200,36 @@ def progression(
 @with_options(BACKEND, ANIMATION)
 def stylize(
     image: str = typer.Argument(..., help="Content picture (an image file)."),
-    style: list[str] = typer.Option([], "--style", help="Style picture (repeat for a blend of several)."),
+    style: list[str] = typer.Option([], "--style", metavar="<file>", help="Style picture (repeat for a blend of several)."),
     output: Optional[str] = typer.Option(None, "-o", "--output",
                                          help="Output picture (.png ...), or .mp4 for a progression/sweep."),
     style_weights: Optional[str] = typer.Option(None, help="Blend weights of the --style pictures: '0.7,0.3'."),
-    content_weight: float = typer.Option(1.0, help="Weight of the content loss (0 = texture only)."),
-    style_weight: float = typer.Option(1.0, help="Weight of the style loss (1 : 1 is the model's balanced look)."),
-    tv_weight: float = typer.Option(1.0, help="Weight of the total-variation smoothness loss (0 = off)."),
+    content_weight: float = typer.Option(1.0, help="Content loss weight (0 = texture)."),
+    style_weight: float = typer.Option(1.0, help="Style loss weight (1:1 is balanced)."),
+    tv_weight: float = typer.Option(1.0, help="Smoothness (TV) loss weight (0 = off)."),
     tv_beta: Optional[float] = typer.Option(None, help="TV as (dx^2 + dy^2)^(beta/2) instead of L1 of the differences."),
     optimizer: str = typer.Option("lbfgs", help="lbfgs or adam."),
-    iters: int = typer.Option(300, help="Optimisation iterations (per frame of a sweep)."),
+    iters: int = typer.Option(300, help="Iterations (per frame of a sweep)."),
     lr: Optional[float] = typer.Option(None, help="Step size (Adam: 0.02 in [0, 1] pixel units; L-BFGS: 1)."),
-    init: str = typer.Option("content", help="Start from: content, noise, or an image file."),
+    init: str = typer.Option("content", help="Start: content, noise or a picture."),
     init_blend: Optional[str] = typer.Option(None, help="Blend this picture into the start picture."),
     alpha: float = typer.Option(0.5, help="Weight of --init-blend in the start picture."),
     size: int = typer.Option(512, help="Longest side of the output, px."),
-    style_scale: float = typer.Option(1.0, help="Style picture size relative to the output (longest sides)."),
+    style_scale: float = typer.Option(1.0, help="Style picture size / output size."),
     max_style_size: Optional[int] = typer.Option(None, help="Cap on the style picture's longest side, px."),
     original_colors: bool = typer.Option(False, help="Keep the content's colours: transfer luminance only."),
-    color_space: str = typer.Option("ycbcr", help="Where --original-colors keeps the chroma: ycbcr or lab."),
-    model: Optional[str] = typer.Option(None, help="Backbone. Default: vgg19 where its weights are here, else a "
-                                                   "Caffe VGG file (--weights or cached), else efficientnet_lite0."),
+    color_space: str = typer.Option("ycbcr", help="Chroma space of --original-colors."),
+    model: Optional[str] = typer.Option(None, help="Backbone (default: VGG where its weights are here, else efficientnet_lite0)."),
     gif: Optional[str] = typer.Option(None, help="Write the progression (or sweep) as a looping GIF."),
     every: int = typer.Option(10, help="Progression: one frame every N iterations."),
-    sweep_ratio: Optional[str] = typer.Option(None, help="Sweep the content:style ratio FROM:TO, log-spaced, one full "
-                                                         "stylisation per frame, each from the previous: '0.1:10' "
-                                                         "(content weight = ratio x --style-weight; 1 = balanced)."),
+    sweep_ratio: Optional[str] = typer.Option(None, help="Sweep content:style FROM:TO, a stylisation a frame: '0.1:10'."),
     sweep_frames: int = typer.Option(9, help="Frames of a --sweep-ratio."),
     fps: float = typer.Option(10.0, help="Frames per second of GIF/MP4."),
     then_dream: bool = typer.Option(False, help="Dream the stylised picture (at --layer)."),
     layer: Optional[str] = typer.Option(None, help="Layer(s) to dream with --then-dream (default: the model's)."),
     dream_steps: int = typer.Option(10, help="--then-dream: steps per octave."),
     dream_octaves: int = typer.Option(4, help="--then-dream: octaves."),
-    net: Optional[str] = typer.Option(None, help="Stylise with a trained network file (video --save-net): one "
-                                                 "pass, no optimisation, no --style."),
+    net: Optional[str] = typer.Option(None, help="A trained network file (video --save-net): one pass, no --style."),
     **options,
 ) -> None:
     """Neural style transfer (Gatys et al.): a still, its progression, a content:style sweep."""
@@ -255,59 +249,49 @@ def video(
     clip: str = typer.Argument(..., help="A video clip (anything ffmpeg reads)."),
     output: str = typer.Option(..., "-o", "--output", help="Output MP4 (source fps, source audio)."),
     dream_mode: bool = typer.Option(False, "--dream", help="Dream the clip (DeepDream with flow carry-over)."),
-    style: Optional[list[str]] = typer.Option(None, help="Style image(s) to paint the clip with (repeatable)."),
+    style: Optional[list[str]] = typer.Option(None, metavar="<file>", help="Style image(s) to paint the clip with (repeatable)."),
     style_weights: Optional[str] = typer.Option(None, help="Blend weights of the styles: '0.7,0.3'."),
-    style_scale: float = typer.Option(1.0, help="Style: style picture size relative to the frames (longest sides)."),
-    max_style_size: Optional[int] = typer.Option(None, help="Style: cap on the style picture's longest side, px."),
-    iters_first: int = typer.Option(150, help="Style: L-BFGS iterations for the first frame."),
-    iters: int = typer.Option(40, help="Style: iterations for each later frame (warm start)."),
-    temporal_weight: float = typer.Option(50.0, help="Style: pull toward the previous frame along the flow."),
-    independent: bool = typer.Option(False, help="Style: every frame on its own (no flow; for comparison)."),
-    original_colors: bool = typer.Option(False, help="Style: keep the clip's colours."),
-    method: str = typer.Option("optimize", help="Style: optimize (every frame optimised: the slow quality "
-                                                "reference), keyframes (a few frames painted by the optimisation, "
-                                                "every frame synthesised from their strokes along the flow: 10x "
-                                                "faster) or network (a small network trained on the clip)."),
-    key_iters: int = typer.Option(100, help="Keyframes: optimisation iterations per keyframe."),
-    net: Optional[str] = typer.Option(None, help="Style with this trained network file (--save-net); no training."),
-    save_net: Optional[str] = typer.Option(None, help="Network: save the trained network here (for --net)."),
-    train_seconds: Optional[float] = typer.Option(None, help="Network: training time budget, seconds "
-                                                                "(default: 2 s per frame of the clip, 120 to 600)."),
-    train_iters: int = typer.Option(3000, help="Network: at most this many training iterations."),
-    train_pairs: int = typer.Option(64, help="Network: consecutive frame pairs it trains on (spread over the clip)."),
-    keyframes: Optional[int] = typer.Option(None, help="Keyframes painted by the optimisation, at the middles of "
-                                                       "N shares (keyframes method: default, one, then more where the "
-                                                       "content changes; network: default none)."),
-    net_temporal_weight: float = typer.Option(200.0, help="Network: weight of the temporal loss in training."),
-    net_blend: float = typer.Option(0.0, help="Network: share of the previous output carried along the flow "
-                                              "where it holds (0 = off)."),
-    net_batch: int = typer.Option(4, help="Network: frames per batch (on a CPU 4 beats 8: the batch stays in the caches)."),
-    net_cache: bool = typer.Option(True, help="Reuse keyframes painted (or a network trained) before on the same "
-                                              "clip, style and settings (kept in ~/.cache/dreamreel)."),
+    style_scale: float = typer.Option(1.0, help="Style picture size / frame size."),
+    max_style_size: Optional[int] = typer.Option(None, help="Cap on the style picture's longest side, px."),
+    iters_first: int = typer.Option(150, help="Iterations for the first frame."),
+    iters: int = typer.Option(40, help="Iterations for each later frame."),
+    temporal_weight: float = typer.Option(50.0, help="Pull toward the flow-carried frame."),
+    independent: bool = typer.Option(False, help="Every frame on its own (no flow; to compare)."),
+    original_colors: bool = typer.Option(False, help="Keep the clip's colours."),
+    method: str = typer.Option("optimize", help="optimize, keyframes (10x faster), network."),
+    key_iters: int = typer.Option(100, help="Iterations per keyframe."),
+    net: Optional[str] = typer.Option(None, help="A trained network file (--save-net): no training."),
+    save_net: Optional[str] = typer.Option(None, help="Save the trained network here (for --net)."),
+    train_seconds: Optional[float] = typer.Option(None, help="Training time, s (default: 2 s a frame, 120 to 600)."),
+    train_iters: int = typer.Option(3000, help="At most this many training iterations."),
+    train_pairs: int = typer.Option(64, help="Frame pairs it trains on."),
+    keyframes: Optional[int] = typer.Option(None, help="Keyframes painted: the middles of N shares (default: as needed)."),
+    net_temporal_weight: float = typer.Option(200.0, help="Temporal loss weight in training."),
+    net_blend: float = typer.Option(0.0, help="Share of the previous output carried."),
+    net_batch: int = typer.Option(4, help="Frames per batch."),
+    no_net_cache: bool = typer.Option(False, "--no-net-cache", help="Paint (train) again, not from the cache."),
     layers: Optional[str] = typer.Option(None, "--layer", "--layers", help="Layer(s) to dream."),
-    width: Optional[int] = typer.Option(None, help="Resize frames to this width (even)."),
+    width: Optional[int] = typer.Option(None, help="Frame width, px (even)."),
     start: float = typer.Option(0.0, help="Start time in seconds."),
     end: Optional[float] = typer.Option(None, help="End time in seconds."),
     max_frames: Optional[int] = typer.Option(None, help="At most this many frames."),
-    carry: str = typer.Option("flow", help="How a frame inherits the previous dream: flow, blend, none."),
-    blend: float = typer.Option(0.5, help="Weight of the previous dream in --carry blend."),
-    flow: str = typer.Option("dis", help="Optical flow: dis, farneback, raft (needs its weights)."),
-    cadence: int = typer.Option(1, help="Dream every K-th frame; carry the dream along the flow between."),
-    octaves: int = typer.Option(2, help="Octaves of the first frame's dream."),
-    steps: int = typer.Option(6, help="Steps per octave of the first frame's dream."),
-    refine_steps: int = typer.Option(2, help="Dream steps that refine each later frame (--carry flow/blend)."),
-    persistence: float = typer.Option(0.9, help="--carry flow: share of the carried dream kept per frame "
-                                                "(below 1 old dreams fade, so long clips don't keep getting stronger)."),
+    carry: str = typer.Option("flow", help="Inherit the dream by: flow, blend, none."),
+    blend: float = typer.Option(0.5, help="--carry blend: the previous dream's weight."),
+    flow: str = typer.Option("dis", help="Optical flow: dis, farneback, raft."),
+    cadence: int = typer.Option(1, help="Dream every K-th frame; carry it between."),
+    octaves: int = typer.Option(2, help="First frame: octaves."),
+    steps: int = typer.Option(6, help="First frame: steps per octave."),
+    refine_steps: int = typer.Option(2, help="Steps that refine each later frame."),
+    persistence: float = typer.Option(0.9, help="Share of the carried dream kept per frame."),
     lr: float = typer.Option(0.012, help="Step size."),
-    workers: Optional[int] = typer.Option(None, help="Split the clip into this many frame ranges, rendered at once "
-                                                     "by Ray workers (needs dreamreel[cluster])."),
-    address: Optional[str] = typer.Option(None, help="Render the ranges on the Ray cluster at this address."),
+    workers: Optional[int] = typer.Option(None, help="Split the clip over N Ray workers (dreamreel\\[cluster])."),
+    address: Optional[str] = typer.Option(None, help="Render on the Ray cluster at this address."),
     **options,
 ) -> None:
     """Dream (or stylise) every frame of a clip without flicker."""
     values = given(locals())
     values.update(path=clip, dream_clip=dream_mode, styles=style or (), mp4=output,
-                  gif_every=values["every"])
+                  gif_every=values["every"], net_cache=not no_net_cache)
     cfg = build(VideoConfig, values)
     if (workers is not None or address) and cfg.outputs.loop:
         raise UserError("--loop cannot be split over --workers/--address: the last range fades into the first")
@@ -326,7 +310,7 @@ def video(
 def batch(
     jobs: str = typer.Argument(..., help="Jobs file (TOML): one [table] per job, command = \"zoom\" and its options."),
     address: Optional[str] = typer.Option(None, help="The Ray cluster to run on (default: Ray on this machine)."),
-    retries: int = typer.Option(1, help="Runs again a job that crashed (or whose worker died) this many times."),
+    retries: int = typer.Option(1, help="Times a crashed job is run again."),
 ) -> None:
     """Run a list of renders as Ray tasks; finished jobs are skipped. Exit code 1 if any job failed."""
     from .cluster import require_ray
@@ -340,6 +324,7 @@ def batch(
 from . import cli_info  # noqa: E402  (presets, models, metrics: registered on the same app)
 
 cli_info.register(app)
+arrange(app)  # every option in its --help panel
 
 
 def choose_omp_wait_policy() -> None:
