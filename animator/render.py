@@ -20,7 +20,8 @@ from .media.atomic import TMP_MARK, check_folder_writable, clean_temporaries
 from .media.gif import gif_intermediates
 from .media.mp4 import mp4_intermediates
 from .progress import console, progress_bar
-from .scheduler import FrameScheduler, Loop, Sinks
+from .loop import Loop
+from .scheduler import FrameScheduler, Sinks
 from .settings import settings_path_for, write_settings
 
 #: per command, what makes a frame need less memory

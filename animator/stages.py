@@ -22,7 +22,8 @@ from ..engine.params import DreamParams
 from .configs import ProgressionConfig, RecursiveConfig
 from .render import check_outputs, run
 from .resolve import engine_errors, resolve
-from .scheduler import Feedback, HalfStep, Loop, Source
+from .loop import Loop
+from .scheduler import Feedback, HalfStep, Source
 from .sheet import caption, contact_sheet
 from .media import FrameDir
 

@@ -27,7 +27,8 @@ from .configs import VideoConfig
 from .errors import UserError
 from .render import check_outputs, run
 from .resolve import resolve
-from .scheduler import HalfStep, Loop, Source, fade_frames
+from .loop import Loop, fade_frames
+from .scheduler import HalfStep, Source
 
 
 def along_flow(clip: ClipReader, t: int, prev_t: int, image: torch.Tensor, method: str, mode: str = "bilinear"):

@@ -19,7 +19,8 @@ from .progress import console
 from .render import check_outputs, run
 from .resolve import resolve, scheduled_objective
 from .schedule import Schedule
-from .scheduler import HalfStep, Loop, Source, fade_frames
+from .loop import Loop, fade_frames
+from .scheduler import HalfStep, Source
 
 
 @dataclass

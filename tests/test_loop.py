@@ -16,7 +16,7 @@ import torch
 from dreamreel.animator.media import ClipReader, FrameDir, open_clip
 from dreamreel.animator.media.ffmpeg import probe_video
 from dreamreel.animator.metrics import loop_steps
-from dreamreel.animator.scheduler import Loop
+from dreamreel.animator.loop import Loop
 from dreamreel.animator.schedule import parse_schedule
 from dreamreel.animator.zoom import Motion
 from dreamreel.engine.warp import warp_affine

@@ -132,7 +132,7 @@ def bench_zoom(folder: Path, n: int) -> bool:
 
     mp4, gif = folder / "zoom.mp4", folder / "zoom.gif"
     args = ["zoom", REPO / "samples" / "figures.jpg", "-o", mp4, "--gif", gif, "--gif-width", 128, "--frames", n,
-            "--size", 256, "--cadence", 3]
+            "--size", 256, "--cadence", 3, "--preset", "classic-zoom"]
     r = watch(args, folder / "zoom_frames", n)
     got = probe_video(mp4) if mp4.exists() else {"frames": None}
     g = gif_info(gif) if gif.exists() else {"frames": None}

@@ -2,7 +2,7 @@
 
     python tests/benchmarks/bench_zoom.py [--quick] [--before DIR] [--frames 30] [--omp-wait PASSIVE]
 
-1. **Renders** through the real path (``render_zoom``, default preset classic-zoom, 512x512, PNG
+1. **Renders** through the real path (``render_zoom``, preset classic-zoom (the default until issue 23), 512x512, PNG
    frames + streamed MP4), cadence 1 and 3, run alternately with this tree's code and with the
    tree ``--before`` (default ``/work/wt-zoombase``, a checkout of main at cf13fd3, imported
    with a small shim; skipped when missing): seconds per frame (wall, and CPU seconds of the
@@ -68,7 +68,7 @@ from dreamreel.animator.configs import zoom_config
 from dreamreel.animator.zoom import render_zoom
 import dreamreel.engine
 assert dreamreel.engine.__file__.startswith(args.get("tree") or args["repo"]), dreamreel.engine.__file__
-cfg = zoom_config({**args["cli"], "mp4": args["out"]}, args.get("preset"))
+cfg = zoom_config({**args["cli"], "mp4": args["out"]}, args.get("preset") or "classic-zoom")
 def cpu():
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
@@ -141,7 +141,7 @@ def frame_parts(frames: int) -> None:
 
     print(f"\n== 2. one 512x512 zoom frame, part by part (mean of {frames} frames, seconds, the loop's thread)")
     cfg = zoom_config({"image": str(LION) if LION.exists() else "noise", "frames": 240, "size": 512,
-                       "mp4": "unused.mp4"}, None)
+                       "mp4": "unused.mp4"}, "classic-zoom")
     plan = resolve(cfg.backend, picture=cfg.picture, target=cfg.target)
     motion = Motion(*(cfg.schedule(k) for k in ("zoom", "angle", "translation_x", "translation_y", "center_x",
                                                  "center_y")), n_frames=cfg.frames)
@@ -226,7 +226,7 @@ def frame_parts(frames: int) -> None:
     print(f"\n   cProfile of a {frames}-frame render (loop thread; the PNG/MP4 writer thread is not in it):")
     with tempfile.TemporaryDirectory() as tmp:
         cfg = zoom_config({"image": str(LION) if LION.exists() else "noise", "frames": frames, "size": 512,
-                           "mp4": str(Path(tmp) / "p.mp4")}, None)
+                           "mp4": str(Path(tmp) / "p.mp4")}, "classic-zoom")
         prof = cProfile.Profile()
         prof.enable()
         render_zoom(cfg)
