@@ -145,11 +145,11 @@ def _suffixed(path: str, suffix: str) -> str:
 
 
 def click_command(job: str, command: str):
-    from .cli import app
+    from .commands import app
     import typer
 
     group = typer.main.get_command(app)
-    cmd = group.commands.get(command) if command != "batch" else None
+    cmd = group.commands.get(command)
     if cmd is None:
         names = ", ".join(sorted(c for c in group.commands if c != "batch"))
         raise UserError(f"job {job}: unknown command {command!r}; use one of {names}")
@@ -197,14 +197,14 @@ def to_argv(job: str, command: str, cmd, argument: str | None, values: dict) -> 
 
 def check(name: str, command: str, cmd, argument: str | None, values: dict, cpus: float, gpus: float) -> Job:
     """Parse the job's command line and check its config as the command would; nothing renders."""
-    from . import cli
+    from . import commands
 
     argv = to_argv(name, command, cmd, argument, values)
     try:
         ctx = cmd.make_context(command, list(argv[1:]))
-        with cli.checking():
+        with commands.checking():
             ctx.invoke(cmd.callback, **ctx.params)
-    except cli.Checked as c:
+    except commands.Checked as c:
         cfg = c.config
     except UserError as e:
         raise UserError(f"job {name}: {e}") from None
@@ -212,7 +212,7 @@ def check(name: str, command: str, cmd, argument: str | None, values: dict, cpus
         if hasattr(e, "format_message"):  # the parser's own message (bad value, missing option)
             raise UserError(f"job {name}: {e.format_message()}") from None
         raise
-    else:  # (a command that never calls cli.checked)
+    else:  # (a command that never calls commands.checked)
         raise UserError(f"job {name}: {command} cannot run in a batch")
     return Job(name, command, tuple(argv), cpus, gpus, *finish_line(cfg))
 

@@ -90,6 +90,7 @@ PANELS: dict[str, tuple[str, ...]] = {
                 "net_blend", "net_batch", "no_net_cache"),
     "Cluster": ("workers", "address", "retries"),
     "Model and device": ("model", "weights", "seed", "device"),
+    "Studio": ("port", "host", "workdir"),
 }
 PANEL_OF = {name: panel for panel, names in PANELS.items() for name in names}
 

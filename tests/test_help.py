@@ -12,7 +12,8 @@ from dreamreel.animator.options import PANELS
 
 from helpers.help_rows import help_rows
 
-COMMANDS = ["dream", "zoom", "recursive", "progression", "stylize", "video", "batch", "presets", "models", "metrics"]
+COMMANDS = ["dream", "zoom", "recursive", "progression", "stylize", "video", "batch", "studio", "presets", "models",
+            "metrics"]
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +46,18 @@ def test_options_are_grouped_in_the_same_panels_in_every_command(screens):
     video = [p for p in (line[3:].split(" ─")[0] for line in screens["video"].splitlines() if line.startswith("╭─ "))]
     assert video == ["Arguments", "Options", "Input and output", "Motion", "Dream", "Style", "Network", "Cluster",
                      "Model and device"]
+
+
+def test_the_studio_without_its_extra_is_one_line():
+    code = "import sys; sys.modules['gradio'] = None\nfrom dreamreel.animator.cli import main; main(sys.argv[1:])"
+    run = subprocess.run([sys.executable, "-c", code, "studio", "--port", "7999"], capture_output=True, text=True)
+    lines = [ln for ln in (run.stdout + run.stderr).splitlines() if ln.strip()]
+    assert run.returncode == 2 and len(lines) == 1 and 'pip install "dreamreel[studio]"' in lines[0], lines
+
+
+def test_the_commands_module_does_not_import_batch_or_the_cli():
+    """One description of the options (commands.py), read by the CLI, batch and the studio: no import circle."""
+    code = ("import sys; import dreamreel.animator.commands, dreamreel.animator.batch\n"
+            "print(sorted(m for m in sys.modules if m in ('dreamreel.animator.cli', 'gradio')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr

@@ -1,0 +1,184 @@
+"""dreamreel studio in a real browser (issue 24): headless Chromium (Debian's) driven by Playwright.
+
+Skips, saying why, where the studio extra (gradio), Playwright or Chromium are not installed; CI installs
+them (.ci/run). Screenshots go to tests/studio_screens/ (not committed): look at them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SAMPLES
+
+gradio = pytest.importorskip("gradio", reason="the studio extra is not installed: pip install '.[studio]'")
+playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install '.[test]'")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip("no Chromium: apt-get install chromium (CI does)", allow_module_level=True)
+
+SCREENS = REPO / "tests" / "studio_screens"
+ZOOM = {"--frames": "12", "--size": "128", "--steps": "0:(1)", "--octaves": "0:(1)"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    """The studio as a user starts it: ``dreamreel studio --port N --workdir W``."""
+    work = tmp_path_factory.mktemp("studio")
+    port = free_port()
+    log = open(work / "studio.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "dreamreel.animator.cli", "studio", "--port", str(port),
+                             "--workdir", str(work / "renders")], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    url = f"http://127.0.0.1:{port}/"
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None, (work / "studio.log").read_text()
+            time.sleep(0.5)
+    yield url, work, proc
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page(studio):
+    from playwright.sync_api import sync_playwright
+
+    SCREENS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        pg.goto(studio[0])
+        pg.get_by_role("tab", name="zoom").click()
+        yield pg
+        browser.close()
+
+
+def zoom_tab(page):
+    return page.locator("#zoom-render").locator("xpath=ancestor::div[contains(@class,'tabitem')]").first
+
+
+def fill(page, values: dict[str, str]) -> None:
+    tab = zoom_tab(page)
+    for label, value in values.items():
+        if not tab.get_by_label(label).first.is_visible():  # in a closed panel: open them
+            for panel in tab.locator("button.label-wrap").all():
+                if panel.locator("span.icon[style*='rotate(90deg)']").count():
+                    panel.click()
+        box = tab.get_by_label(label).first  # (the label holds the option name, then its help)
+        box.fill(value)
+        box.press("Tab")
+
+
+def test_a_zoom_in_the_browser_shows_frames_as_they_come_and_equals_the_cli(page, studio, run_cli, tmp_path):
+    url, work, proc = studio
+    page.locator("#zoom-upload input[type=file]").set_input_files(str(SAMPLES / "figures.jpg"))
+    fill(page, ZOOM)
+    page.locator("#zoom-render").click()
+    status = page.locator("#zoom-status")
+    # a frame appears while the render is still going
+    seen_during = False
+    end = time.monotonic() + 240
+    while time.monotonic() < end:
+        text = status.inner_text()
+        if text.startswith("frame ") and page.locator("#zoom-preview img").count():
+            seen_during = True
+            page.screenshot(path=str(SCREENS / "1-zoom-in-progress.png"))
+            break
+        if text.startswith(("done", "error", "failed")):
+            break
+        time.sleep(0.2)
+    assert seen_during, f"no frame shown before the render ended: {status.inner_text()}"
+    page.wait_for_function("document.querySelector('#zoom-status').innerText.startsWith('done')", timeout=240_000)
+    page.screenshot(path=str(SCREENS / "2-zoom-done.png"))
+    assert proc.poll() is None
+
+    # the MP4, downloaded from the page
+    link = page.locator("#zoom-files a[download='out.mp4']").first
+    with page.expect_download() as dl:
+        link.click()
+    mp4 = tmp_path / "downloaded.mp4"
+    dl.value.save_as(mp4)
+    from dreamreel.animator.media.ffmpeg import probe_video
+
+    assert probe_video(mp4)["frames"] == 12
+
+    # the same zoom from the command line: the same frames, hash for hash
+    folder = sorted((work / "renders").glob("*-zoom"))[-1]
+    settings = json.loads((folder / "out_frames" / "settings.json").read_text())
+    assert settings["frames"] == 12 and settings["command"] == "zoom"
+    args = ["zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "cli.mp4"]
+    for k, v in ZOOM.items():
+        args += [k, v]
+    code, _, err = run_cli(*args)
+    assert code == 0, err
+
+    def hashes(d: Path) -> list[str]:
+        return [hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.glob("frame_*.png"))]
+
+    studio_frames, cli_frames = hashes(folder / "out_frames"), hashes(tmp_path / "cli_frames")
+    assert len(studio_frames) == 12 and studio_frames == cli_frames
+    # the command line the page shows is the one that ran
+    shown = page.locator("#zoom-render").locator("xpath=ancestor::div[contains(@class,'tabitem')]").first
+    assert "dreamreel zoom" in shown.inner_text() and "--frames 12" in shown.inner_text()
+
+
+def test_a_malformed_schedule_shows_its_position(page):
+    fill(page, {"--zoom": "0:(1.02), 10 (1.1)"})
+    note = page.locator("#zoom-schedule-note")
+    note.filter(has_text="position").wait_for(timeout=30_000)
+    assert "position 13" in note.inner_text()
+    page.screenshot(path=str(SCREENS / "3-schedule-error.png"))
+    fill(page, {"--zoom": "0:(1.02), 6:(1.06)"})
+    note.filter(has_text="schedules of").wait_for(timeout=30_000)
+
+
+def test_a_text_file_as_a_picture_is_one_line_and_the_studio_stays_up(page, studio, tmp_path):
+    url, work, proc = studio
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    clear = page.locator("#zoom-upload button[aria-label*='lear']")  # the picture uploaded before
+    if clear.count():
+        clear.first.click()
+    page.locator("#zoom-upload input[type=file]").set_input_files(str(text))
+    page.locator("#zoom-render").click()
+    status = page.locator("#zoom-status")
+    status.filter(has_text="error").wait_for(timeout=60_000)
+    line = status.inner_text().strip()
+    assert len(line.splitlines()) == 1 and "not an image" in line, line
+    page.screenshot(path=str(SCREENS / "4-not-a-picture.png"))
+    assert proc.poll() is None
+    page.reload()
+    page.get_by_role("tab", name="zoom").wait_for(timeout=30_000)
+
+
+def test_serving_beyond_this_machine_warns():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "dreamreel.animator.cli", "studio", "--host", "0.0.0.0", "--port",
+                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "COLUMNS": "200", "GRADIO_ANALYTICS_ENABLED": "False"})
+    try:
+        first = proc.stdout.readline()
+        assert "warning" in first and "anyone who can reach port" in first, first
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
