@@ -10,6 +10,7 @@ the others their place). Schedules are drawn as they are typed, or their mistake
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -225,6 +226,29 @@ class Studio:
         return Render(command, argv, folder, outputs, frames)
 
 
+@contextlib.contextmanager
+def machine_lock():
+    """One studio render at a time on this machine (a lock file in the temporary folder). Yields an
+    iterator that waits (one item per second of waiting) until the lock is this render's."""
+    import fcntl
+
+    path = Path(tempfile.gettempdir()) / "dreamreel-studio.lock"
+    with open(path, "w") as f:
+        def waiting():
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except OSError:
+                    yield
+                    time.sleep(1.0)
+
+        try:
+            yield waiting()
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 # --------------------------------------------------------------------------- the page
 
 
@@ -273,14 +297,18 @@ def _file_values(v):
 def build(studio: Studio) -> gr.Blocks:
     with gr.Blocks(title="dreamreel studio") as page:
         gr.Markdown("# dreamreel studio\nEach render is the command line shown under it, run on this machine.")
+        loads = []
         with gr.Tabs():
             for command in TABS:
                 with gr.Tab(command):
-                    _tab(studio, command)
+                    loads += _tab(studio, command)
+        for fn, inputs, outputs in loads:  # (the zoom's schedules, drawn once the page is there)
+            page.load(fn, inputs, outputs, queue=False)
     return page
 
 
-def _tab(studio: Studio, command: str) -> None:
+def _tab(studio: Studio, command: str) -> list:
+    """One command's tab; returns what to run when the page loads."""
     argument, options = command_params(command)
     kind = "clip" if argument.name == "clip" else "picture"
     with gr.Row():
@@ -301,12 +329,15 @@ def _tab(studio: Studio, command: str) -> None:
                 stop = gr.Button("Stop", elem_id=f"{command}-stop")
                 again = gr.Button("Resume", elem_id=f"{command}-resume")
             status = gr.Markdown("", elem_id=f"{command}-status")
-            preview = gr.Image(label="frame", type="numpy", interactive=False, elem_id=f"{command}-preview")
-            line = gr.Code(label="command line", language="shell", interactive=False)
+            with gr.Row():
+                preview = gr.Image(label="frame", type="numpy", interactive=False, elem_id=f"{command}-preview",
+                                   height=300)
+                if command == "zoom":  # the frames as they render, beside the schedules that made them
+                    with gr.Column():
+                        plot = gr.LinePlot(x="frame", y="value", color="schedule", label="schedules", height=260)
+                        plot_note = gr.Markdown("", elem_id="zoom-schedule-note")
+            line = gr.Code(label="command line", language="shell", interactive=False, max_lines=4)
             files = gr.File(label="downloads", file_count="multiple", interactive=False, elem_id=f"{command}-files")
-            if command == "zoom":
-                plot = gr.LinePlot(x="frame", y="value", color="schedule", label="schedules", height=260)
-                plot_note = gr.Markdown("", elem_id="zoom-schedule-note")
 
     names = list(widgets)
 
@@ -325,14 +356,26 @@ def _tab(studio: Studio, command: str) -> None:
                 yield f"error: upload a {kind} or pick a sample", None, "", None
                 return
             render = studio.plan(command, str(source), values_of(args), options)
-        with studio.lock:
-            studio.current = render
-            render.start(resume=resume)
-            yield "starting", None, render.command_line(), None
-            while render.proc.poll() is None:
-                time.sleep(0.4)
-                yield render.status(), render.latest(), render.command_line(), None
-            yield render.status(), render.latest(), render.command_line(), render.downloads() or None
+        with studio.lock:  # one render at a time in this studio (Gradio's queue shows the others their place) ...
+            with machine_lock() as waiting:  # ... and on this machine, whatever studio started it
+                for _ in waiting:
+                    yield "waiting: another studio's render is running on this machine", None, "", None
+                studio.current = render
+                render.start(resume=resume)
+                yield from follow(render)
+
+    def follow(render: Render):
+        yield "starting", None, render.command_line(), None
+        while render.proc.poll() is None:
+            time.sleep(0.4)
+            yield render.status(), render.latest(), render.command_line(), None
+        status = render.status()
+        if render.proc.returncode == 2 and not render.frame_count():  # a mistake: one line, nothing kept
+            shutil.rmtree(render.folder, ignore_errors=True)
+            studio.current = None
+            yield status, None, render.command_line(), None
+            return
+        yield status, render.latest(), render.command_line(), render.downloads() or None
 
     outs = [status, preview, line, files]
     inputs = [upload, sample, *widgets.values()]
@@ -351,6 +394,8 @@ def _tab(studio: Studio, command: str) -> None:
 
         for n in keys:
             widgets[n].change(draw, [widgets[k] for k in keys], [plot, plot_note], queue=False)
+        return [(draw, [widgets[k] for k in keys], [plot, plot_note])]
+    return []
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, workdir: str | None = None) -> None:

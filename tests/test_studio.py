@@ -142,6 +142,28 @@ def test_a_zoom_in_the_browser_shows_frames_as_they_come_and_equals_the_cli(page
     assert "dreamreel zoom" in shown.inner_text() and "--frames 12" in shown.inner_text()
 
 
+def test_stop_keeps_the_frames_so_far_and_resume_finishes_the_render(page, studio):
+    url, work, proc = studio
+    fill(page, {"--frames": "36"})
+    page.locator("#zoom-render").click()
+    status = page.locator("#zoom-status")
+    page.wait_for_function("/^frame ([3-9]|[1-9][0-9]) of 36/.test(document.querySelector('#zoom-status').innerText)",
+                           timeout=120_000)
+    page.locator("#zoom-stop").click()
+    page.wait_for_function("document.querySelector('#zoom-status').innerText.startsWith('stopped')", timeout=60_000)
+    folder = sorted((work / "renders").glob("*-zoom"))[-1]
+    from dreamreel.animator.media import FrameDir
+    from dreamreel.animator.media.ffmpeg import probe_video
+
+    kept = FrameDir(folder / "out_frames").count_complete()
+    assert 3 <= kept < 36 and probe_video(folder / "out.mp4")["frames"] == kept  # the MP4 of the frames so far
+    page.screenshot(path=str(SCREENS / "2b-stopped.png"))
+    page.locator("#zoom-resume").click()
+    page.wait_for_function("document.querySelector('#zoom-status').innerText.startsWith('done')", timeout=240_000)
+    assert FrameDir(folder / "out_frames").count_complete() == 36 and probe_video(folder / "out.mp4")["frames"] == 36
+    fill(page, {"--frames": "12"})
+
+
 def test_a_malformed_schedule_shows_its_position(page):
     fill(page, {"--zoom": "0:(1.02), 10 (1.1)"})
     note = page.locator("#zoom-schedule-note")
