@@ -340,6 +340,10 @@ def render_video_split(cfg: VideoConfig, workers: int | None = None, address: st
         ranges = plan_ranges(info.frames, parts, factory.overlap, math.lcm(cfg.cadence, getattr(factory, "align", 1)))
         if not outputs.resume:  # (with --resume the ranges continue from their frames)
             clear(work)
+        # made here, before the ranges start: a range's writability probe makes the folders it misses and
+        # removes them again, and two of them making and removing a shared parent at once raced (a worker's
+        # makedirs lost the parent between its two mkdirs: "range 1 ... No such file or directory")
+        os.makedirs(work, exist_ok=True)
         split = {"ranges": [[r.start, r.stop] for r in ranges], "overlap": factory.overlap, "seam": factory.seam}
         settings = {**cfg.as_settings(), "clip": os.path.abspath(c.path), "fps": info.fps,
                     "frame_size": [info.width, info.height], "frames": info.frames, "split": split}

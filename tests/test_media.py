@@ -252,3 +252,32 @@ def test_trimmed_audio_covers_the_frames_used(tmp_path):
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1",
            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(silent))
     assert trimmed_audio(open_clip(str(silent))) is None
+
+
+def test_probes_of_sibling_folders_at_once_do_not_fail_each_other(tmp_path):
+    """A split render's ranges check their frames folders at once, under a parent none of them made yet:
+    one probe removing the parent it made must not fail another (the old "range 1 failed after 2 retries:
+    cannot write to the frames folder ...: No such file or directory"; 226 of 300 rounds failed before)."""
+    import threading
+
+    from dreamreel.animator.errors import UserError
+    from dreamreel.animator.media.atomic import check_folder_writable
+
+    errors = []
+    for round_ in range(60):
+        work = tmp_path / f"w{round_}"
+
+        def probe(i):
+            try:
+                for _ in range(5):
+                    check_folder_writable(work / f"range_{i:04d}", "the frames folder")
+            except UserError as e:
+                errors.append(str(e))
+
+        threads = [threading.Thread(target=probe, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not work.exists() or not any(work.iterdir())  # the probes leave nothing behind
+    assert errors == []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import re
 import tempfile
 from pathlib import Path
@@ -106,15 +107,32 @@ def _missing(folder: PathLike) -> tuple[list[Path], Path]:
 
 def _probe(folder: PathLike, label: str, keep: bool) -> None:
     """A file can be created in ``folder`` (made if missing), else one UserError line naming ``label``.
-    ``keep``: leave the folders made for the check (a still's writer needs them), else remove them."""
-    made, existing = _missing(folder)
-    if not existing.is_dir():
-        raise UserError(f"cannot write to {label}: {existing} is a file, not a folder")
+    ``keep``: leave the folders made for the check (a still's writer needs them), else remove them.
+
+    Probes of sibling folders may run at once (a split render's ranges): one may remove a parent it made
+    while another is making it again; a folder that vanished so is made again (at most 8 times)."""
+    made: list[Path] = []
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".dreamreel-check-", dir=folder)
-        os.close(fd)
-        os.remove(tmp)
+        for attempt in range(8):
+            missing, existing = _missing(folder)
+            try:
+                is_folder = stat.S_ISDIR(os.stat(existing).st_mode)  # (one look: it may vanish between two)
+            except FileNotFoundError:
+                continue
+            if not is_folder:
+                raise UserError(f"cannot write to {label}: {existing} is a file, not a folder")
+            made = sorted(set(made) | set(missing), key=lambda p: len(p.parts), reverse=True)  # innermost first
+            try:
+                os.makedirs(folder, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=".dreamreel-check-", dir=folder)
+                os.close(fd)
+                os.remove(tmp)
+                break
+            except FileNotFoundError:  # a parent vanished between our mkdirs (another probe's cleanup)
+                if attempt == 7:
+                    raise
+        else:
+            raise UserError(f"cannot write to {label}: its folders keep being removed")
     except OSError as e:
         raise UserError(f"cannot write to {label}: {e.strerror or e}") from None
     finally:
