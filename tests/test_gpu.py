@@ -1,0 +1,84 @@
+"""Every command on a CUDA GPU (issue 22): correct frames, and a resume on the same device gives the same frames.
+
+Marked ``gpu`` and skipped where torch sees no CUDA device (CI has none); ``tests/device/check.sh`` runs them
+on the lent GPU machine with ``pytest -m gpu``.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from dreamreel.animator.media import FrameDir, read_image
+
+from conftest import BUNNY, SAMPLES, STARRY
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (tests/device/check.sh runs these)")]
+
+FIG = SAMPLES / "figures.jpg"
+DREAM = ["--octaves", 1, "--steps", 2]
+CASES = {
+    # name: (command line in a folder, the frames folder (None: a still), frames, resumed)
+    "dream": (lambda d: ["dream", FIG, "-o", d / "d.png", "--size", 256, *DREAM], None, 1, False),
+    "zoom": (lambda d: ["zoom", FIG, "-o", d / "z.mp4", "--frames", 8, "--size", 256, "--steps", "0:(2)",
+                        "--octaves", "0:(1)"], "z_frames", 8, True),
+    "zoom cadence 3": (lambda d: ["zoom", FIG, "-o", d / "z.mp4", "--frames", 8, "--size", 256, "--cadence", 3,
+                                  "--steps", "0:(2)", "--octaves", "0:(1)"], "z_frames", 8, True),
+    "recursive": (lambda d: ["recursive", FIG, "--layers", "block2..block4", "-o", d / "st", "--gif", d / "r.gif",
+                             "--size", 256, *DREAM], "st", 3, False),
+    "progression": (lambda d: ["progression", FIG, "--gif", d / "p.gif", "-o", d / "p.mp4", "--steps", 12, "--every", 3,
+                               "--size", 256, "--octaves", 1], "p_frames", 5, True),
+    "stylize": (lambda d: ["stylize", FIG, "--style", STARRY, "-o", d / "s.png", "--size", 256, "--iters", 10], None, 1,
+                False),
+    "video dream": (lambda d: ["video", BUNNY, "--dream", "-o", d / "v.mp4", "--max-frames", 8, "--width", 256,
+                               "--octaves", 1, "--steps", 2, "--refine-steps", 1], "v_frames", 8, True),
+    "video optimize": (lambda d: ["video", BUNNY, "--style", STARRY, "--method", "optimize", "-o", d / "v.mp4",
+                                  "--max-frames", 6, "--width", 256, "--iters-first", 20, "--iters", 5], "v_frames", 6,
+                       True),
+    "video keyframes": (lambda d: ["video", BUNNY, "--style", STARRY, "--method", "keyframes", "-o", d / "v.mp4",
+                                   "--max-frames", 8, "--width", 256, "--key-iters", 20, "--no-net-cache"], "v_frames",
+                        8, True),
+    "video network": (lambda d: ["video", BUNNY, "--style", STARRY, "--method", "network", "-o", d / "v.mp4",
+                                 "--max-frames", 8, "--width", 256, "--train-iters", 20, "--no-net-cache"], "v_frames", 8,
+                      True),
+}
+
+
+def hashes(folder: Path) -> list[str]:
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("frame_*.png"))]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_command_renders_on_cuda_and_resumes_to_the_same_frames(run_cli, tmp_path, case):
+    command, frames_dir, n, resumed = CASES[case]
+    code, _, err = run_cli(*command(tmp_path), "--device", "cuda")
+    assert code == 0, err
+    settings = next(tmp_path.rglob("*settings.json"))
+    assert '"device": "cuda' in settings.read_text()  # it ran where it was asked to
+    if frames_dir is None:
+        out = next(p for p in command(tmp_path) if isinstance(p, Path) and p.suffix == ".png")
+        still = read_image(str(out))
+        assert torch.isfinite(still).all() and float(still.std()) > 0.05
+        return
+    folder = tmp_path / frames_dir
+    frames = FrameDir(folder)
+    assert frames.count_complete() == n
+    first, last = frames.read(0), frames.read(n - 1)
+    assert torch.isfinite(last).all() and float(last.std()) > 0.05 and not torch.equal(first, last)
+    if not resumed:
+        return
+    # stopped after half the frames (a copy of the folder without its second half), resumed on the same
+    # device: the same frames, bit for bit
+    whole = hashes(folder)
+    again = tmp_path / "again"
+    again.mkdir()
+    shutil.copytree(folder, again / frames_dir)
+    for t in range(n // 2, n):
+        (again / frames_dir / f"frame_{t:06d}.png").unlink()
+    code, _, err = run_cli(*command(again), "--device", "cuda", "--resume")
+    assert code == 0, err
+    assert hashes(again / frames_dir) == whole
