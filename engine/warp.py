@@ -6,8 +6,10 @@ coordinates where pixel ``(x, y)`` has its centre at ``(x, y)`` (x to the right,
 
     dst_point = M @ [x, y, 1]      # where the content at src (x, y) lands
 
-so ``warp_affine(img, M)`` moves content along ``M``. The warp itself is done by OpenCV on the
-CPU (``cv2.warpAffine``); the result is returned on the input's device and dtype.
+so ``warp_affine(img, M)`` moves content along ``M``. On the CPU the warp is OpenCV's
+(``cv2.warpAffine``: the faster there); a frame on another device (CUDA) is warped where it is, by
+``grid_sample`` (:func:`warp_affine_torch`: the same border modes; Lanczos is bicubic there), so it
+never crosses to the host. The two agree within the tolerances ``tests/test_warp.py`` states.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-__all__ = ["affine_matrix", "motion_matrix", "warp_affine", "compose", "invert", "BORDERS", "INTERPOLATIONS"]
+__all__ = ["affine_matrix", "motion_matrix", "warp_affine", "warp_affine_torch", "compose", "invert", "BORDERS",
+           "INTERPOLATIONS"]
 
 BORDERS = {
     "reflect": cv2.BORDER_REFLECT_101,  # mirror without repeating the edge pixel: dcb|abcd|cba
@@ -135,6 +139,8 @@ def warp_affine(
     flags = _lookup(INTERPOLATIONS, interp, "interpolation")
     if img.ndim != 4:
         raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(img.shape)}")
+    if img.device.type != "cpu":
+        return warp_affine_torch(img, matrix, border, interp, with_mask)
     m = _as_3x3(matrix)[:2]
     _, _, h, w = img.shape
     hwc = img.detach().to("cpu", torch.float32).permute(0, 2, 3, 1).contiguous().numpy()
@@ -153,3 +159,52 @@ def valid_mask(matrix: np.ndarray, h: int, w: int, device: torch.device | str = 
     valid = cv2.warpAffine(np.ones((h, w), np.float32), np.asarray(_as_3x3(matrix)[:2], np.float64), (w, h),
                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return torch.from_numpy(valid).to(device)[None, None]
+
+
+_PADS = {"reflect": "reflect", "replicate": "replicate", "wrap": "circular"}
+_GRID_MODES = {"nearest": "nearest", "linear": "bilinear", "cubic": "bicubic", "lanczos": "bicubic", "area": "bilinear"}
+
+
+def _fold(c: torch.Tensor, n: int, border: str) -> torch.Tensor:
+    """Source coordinates outside ``0 .. n-1`` brought inside as ``border`` fills the outside."""
+    if border == "replicate":
+        return c.clamp(0, n - 1)
+    if border == "wrap":
+        return torch.remainder(c, n)
+    if n == 1:
+        return torch.zeros_like(c)
+    period = 2 * (n - 1)  # reflect_101: dcb|abcd|cba
+    return (n - 1) - (torch.remainder(c, period) - (n - 1)).abs()
+
+
+def _sample(img: torch.Tensor, x: torch.Tensor, y: torch.Tensor, border: str, mode: str) -> torch.Tensor:
+    """``img`` sampled at pixel coordinates ``(x, y)`` (each ``(H, W)``), outside as ``border`` says."""
+    b, _, h, w = img.shape
+    if border == "constant":
+        src, x0, y0, hp, wp, padding = img, x, y, h, w, "zeros"
+    else:  # fold the coordinates in, pad by the kernel's reach in the same mode: the taps at the edges too
+        pad = 2
+        src = F.pad(img, (pad, pad, pad, pad), mode=_PADS[border])
+        x0, y0, hp, wp, padding = _fold(x, w, border) + pad, _fold(y, h, border) + pad, h + 2 * pad, w + 2 * pad, \
+            "border"
+    grid = torch.stack((2 * x0 / max(wp - 1, 1) - 1, 2 * y0 / max(hp - 1, 1) - 1), dim=-1)[None].expand(b, -1, -1, -1)
+    return F.grid_sample(src, grid.to(src.dtype), mode=mode, padding_mode=padding, align_corners=True)
+
+
+def warp_affine_torch(img: torch.Tensor, matrix: np.ndarray, border: str = "reflect", interp: str = "lanczos",
+                      with_mask: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """:func:`warp_affine` with ``grid_sample``, on ``img``'s device (no host round trip): the same
+    matrix convention and border modes; ``lanczos`` and ``cubic`` are bicubic here, ``area`` bilinear."""
+    _lookup(BORDERS, border, "border")
+    _lookup(INTERPOLATIONS, interp, "interpolation")
+    mode = _GRID_MODES[interp]
+    _, _, h, w = img.shape
+    inv = torch.tensor(invert(matrix), dtype=torch.float64)  # dst pixel -> src pixel
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    x = (inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]).to(img.device, torch.float32)
+    y = (inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]).to(img.device, torch.float32)
+    out = _sample(img.float(), x, y, border, mode).clamp_(0, 1).to(img.dtype)
+    if not with_mask:
+        return out
+    ones = torch.ones(1, 1, h, w, device=img.device)
+    return out, _sample(ones, x, y, "constant", "bilinear")
