@@ -100,3 +100,61 @@ def test_drain_writes_what_waits_and_keeps_the_threads_error_to_itself():
     w.drain()  # does not raise
     with pytest.raises(OSError):
         w.close()
+
+
+# ------------------------------------------------------------------ PNG frames by several threads (GPU renders)
+
+
+def test_png_threads_write_every_frame_whole_and_raise_a_write_error():
+    import time
+
+    from dreamreel.animator.writer import PngWriters
+
+    done, lock = {}, threading.Lock()
+
+    def write(t, png):
+        time.sleep(0.02 * (t % 3))  # out of order on purpose
+        with lock:
+            done[t] = png
+
+    pngs = PngWriters(write, threads=4)
+    for t in range(20):
+        pngs.put(t, f"frame {t}")
+        assert len(pngs._pending) <= 8  # at most 2 x threads in flight
+    pngs.finish()
+    assert done == {t: f"frame {t}" for t in range(20)}
+
+    def full_disk(t, png):
+        if t == 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    pngs = PngWriters(full_disk, threads=4)
+    with pytest.raises(OSError, match="No space"):
+        for t in range(20):
+            pngs.put(t, None)
+        pngs.finish()
+    pngs.settle()
+
+
+def test_a_zoom_with_png_threads_gives_the_frames_of_one_writer(lite0, tmp_path):
+    """What a GPU render does (several PNG threads), on the CPU: the same frames, bit for bit, and a resume."""
+    from test_zoom import make_mode
+
+    from dreamreel.animator.media import FrameDir
+    from dreamreel.animator.scheduler import FrameScheduler, Sinks
+
+    one, four = tmp_path / "one", tmp_path / "four"
+    FrameScheduler(make_mode(lite0, 10), Sinks(frames_dir=str(one)), {"a": 1}, seed=3, png_threads=1).run()
+    s = FrameScheduler(make_mode(lite0, 10), Sinks(frames_dir=str(four), mp4=str(tmp_path / "f.mp4")), {"a": 1},
+                       seed=3, png_threads=4)
+    assert s.run()["frames"] == 10
+    assert FrameDir(four).count_complete() == 10
+    assert all((one / f"frame_{i:06d}.png").read_bytes() == (four / f"frame_{i:06d}.png").read_bytes()
+               for i in range(10))
+    for i in range(6, 10):
+        (four / f"frame_{i:06d}.png").unlink()
+    r = FrameScheduler(make_mode(lite0, 10), Sinks(frames_dir=str(four)), {"a": 1}, seed=3, png_threads=4,
+                       resume=True).run()
+    assert r["resumed_from"] == 6
+    assert all((one / f"frame_{i:06d}.png").read_bytes() == (four / f"frame_{i:06d}.png").read_bytes()
+               for i in range(10))
