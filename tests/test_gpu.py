@@ -82,3 +82,22 @@ def test_every_command_renders_on_cuda_and_resumes_to_the_same_frames(run_cli, t
     code, _, err = run_cli(*command(again), "--device", "cuda", "--resume")
     assert code == 0, err
     assert hashes(again / frames_dir) == whole
+
+
+def test_a_dream_makes_no_host_sync_on_cuda():
+    """The step loop of a dream runs without the host waiting for the GPU (tests/test_syncs.py checks the
+    code everywhere; this runs it under CUDA's sync debug mode)."""
+    from dreamreel.engine import DreamParams, dream, get_backbone
+    from dreamreel.engine.objectives import as_objective
+
+    net = get_backbone("efficientnet_lite0", device="cuda")
+    x = torch.rand(1, 3, 256, 256, device="cuda")
+    objective = as_objective(net, None)
+    dream(net, x, objective, DreamParams(octaves=1, steps=1))  # warm-up: lazy initialisation may sync
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        out = dream(net, x, objective, DreamParams(octaves=2, steps=3))
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert out.device.type == "cuda" and not torch.equal(out, x)

@@ -264,7 +264,7 @@ class NetTrainer:
     def _batch(self):
         c, p = self.clip, self.params
         n = c.first.shape[0]
-        idx = torch.randint(0, n, (p.batch,), generator=self.gen).tolist()
+        idx = torch.randint(0, n, (p.batch,), generator=self.gen).tolist()  # host: a CPU generator's draw
         h, w = c.first.shape[-2:]
         a, b, fl, m = [], [], [], []
         for i in idx:
