@@ -25,7 +25,7 @@ from .scheduler import FrameScheduler, Sinks
 from .settings import settings_path_for, write_settings
 
 #: per command, what makes a frame need less memory
-SMALLER = {"zoom": "--tile 256 (gradient tiles) or a smaller --size", "video-dream": "a smaller --width",
+SMALLER = {"zoom": "a smaller --size (it did not fit even in 128 px gradient tiles)", "video-dream": "a smaller --width",
            "video-style": "a smaller --width"}
 
 
@@ -53,6 +53,31 @@ def out_of_memory(e: BaseException) -> bool:
         return True
     text = str(e)
     return isinstance(e, RuntimeError) and ("out of memory" in text or "DefaultCPUAllocator: can't allocate" in text)
+
+
+TILES = (512, 256, 128)  # gradient tiles tried, in turn, when a dream runs out of memory
+
+
+def smaller_tile(tile: int) -> int | None:
+    """The gradient tile to try after running out of memory with ``tile`` (0: none), or None: none left."""
+    return next((t for t in TILES if tile == 0 or t < tile), None)
+
+
+def fitting(step: Callable[[int], object], tile: int, what: str, say: Callable[[str], None]):
+    """``step(tile)``, again with smaller gradient tiles (a line says so) while it runs out of memory; returns
+    ``(its result, the tile that fit)``. What does not fit even in the smallest tiles raises as it did."""
+    while True:
+        try:
+            return step(tile), tile
+        except Exception as e:
+            smaller = smaller_tile(tile) if out_of_memory(e) else None
+            if smaller is None:
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            say(f"{what} did not fit in memory: dreaming in {smaller} px gradient tiles from here on "
+                f"(--tile {smaller})")
+            tile = smaller
 
 
 def _frames(n: int) -> str:

@@ -12,7 +12,7 @@ from .configs import DreamConfig, check_dream
 from .media import check_writable, write_image
 from .errors import UserError
 from .progress import console, progress_bar
-from .render import out_of_memory
+from .render import fitting, out_of_memory
 from .resolve import resolve
 from .scheduler import finite
 from .settings import settings_path_for, write_settings
@@ -36,15 +36,20 @@ def render_dream(cfg: DreamConfig) -> dict:
     total = len(octave_sizes(h, w, params.octaves, params.octave_scale, net.spec.min_size)) * params.steps
     try:
         with progress_bar(f"dream {w}x{h}", total=total, unit="step") as update:
-            out = dream(net, plan.start, plan.objective, params,
-                        progress=lambda done, _total, info: update(done, f"octave {info['octave']}/{info['octaves']}"))
+            out, tile = fitting(
+                lambda tile: dream(net, plan.start, plan.objective, replace(params, tile=tile),
+                                   progress=lambda done, _total, info: update(done, f"octave {info['octave']}/"
+                                                                                    f"{info['octaves']}")),
+                params.tile, f"{w}x{h} on {plan.device}",
+                lambda m: console.print(f"[yellow]note:[/] {m}", highlight=False, soft_wrap=True))
+            params = replace(params, tile=tile)
         if not finite(out):  # one check, after the loop
             console.print("[yellow]warning:[/] the dream gave NaN/inf values; dreaming again at half the step size")
             out = dream(net, plan.start, plan.objective, replace(params, lr=params.lr / 2))
     except Exception as e:
         if out_of_memory(e):
-            raise UserError(f"out of memory on {plan.device} dreaming {w}x{h}: try --tile 512 (gradient tiles) or "
-                            "a smaller --size") from None
+            raise UserError(f"out of memory on {plan.device} dreaming {w}x{h}, even in 128 px gradient tiles: "
+                            "try a smaller --size") from None
         raise
     if not finite(out):
         raise UserError(f"the dream gave NaN/inf values, also at half the step size; {cfg.output} not written")

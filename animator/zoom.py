@@ -16,7 +16,7 @@ from ..engine.params import DreamParams
 from ..engine.warp import compose, invert, motion_matrix, warp_affine
 from .configs import ZoomConfig
 from .progress import console
-from .render import check_outputs, run
+from .render import check_outputs, fitting, run
 from .resolve import resolve, scheduled_objective
 from .schedule import Schedule
 from .loop import Loop, fade_frames
@@ -102,7 +102,16 @@ class ZoomMode(HalfStep):
             return source.image
         if lr_scale != 1.0:
             p = replace(p, lr=p.lr * lr_scale)
-        return dream(self.net, source.image, self.objective_at(t * self.motion.stride), p)
+        objective = self.objective_at(t * self.motion.stride)
+        out, tile = fitting(lambda tile: dream(self.net, source.image, objective, replace(p, tile=tile)), p.tile,
+                            f"frame {t} ({self.w}x{self.h} on {self.device})", self.say)
+        if tile != p.tile:  # the frames after it start from the tile that fit
+            self.base = replace(self.base, tile=tile)
+        return out
+
+    @staticmethod
+    def say(message: str) -> None:
+        console.print(f"[yellow]note:[/] {message}", highlight=False, soft_wrap=True)
 
     def tween(self, t, a, ta, b, tb) -> torch.Tensor:
         """Warp the stepped frame before forward and the one after backward; cross-fade by time.

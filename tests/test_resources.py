@@ -3,6 +3,7 @@ optimisation, a GPU out of memory. Each: one line (exit 2) or a warning, and eve
 from __future__ import annotations
 
 import errno
+import json
 import os
 
 import pytest
@@ -254,9 +255,45 @@ def test_gpu_out_of_memory_is_one_line_suggesting_tile_and_keeps_frames(run_cli,
     code, _, err = run_cli("zoom", FIG, "-o", tmp_path / "z.mp4", *TINY)
     line = one_line(err)
     assert code == 2 and line.startswith("error: out of memory on cpu at frame 2 of zoom 64x43")
-    assert "2 frames kept" in line and "--tile" in line and "smaller --size" in line
+    assert "2 frames kept" in line and "128 px gradient tiles" in line and "smaller --size" in line
     assert FrameDir(tmp_path / "z_frames").count_complete() == 2
     assert not (tmp_path / "z.mp4").exists() and [p for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
+
+
+def fits_in(limit: int, real):
+    """A dream that runs out of memory unless its gradients are tiled at ``limit`` px or less."""
+    def dream(net, image, objective, params, *args, **kwargs):
+        if params.tile == 0 or params.tile > limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(net, image, objective, params, *args, **kwargs)
+    return dream
+
+
+def test_a_zoom_that_does_not_fit_chooses_its_tile_and_says_so(run_cli, tmp_path, monkeypatch):
+    code, _, err = run_cli("zoom", FIG, "-o", tmp_path / "tiled.mp4", *TINY, "--tile", 256)
+    assert code == 0, err
+    monkeypatch.setattr(zoom, "dream", fits_in(256, zoom.dream))
+    code, _, err = run_cli("zoom", FIG, "-o", tmp_path / "z.mp4", *TINY)
+    assert code == 0, err
+    said = " ".join(err.split())
+    assert said.count("did not fit in memory") == 2  # 512 px tiles, then 256, once each: later frames start at 256
+    assert "dreaming in 256 px gradient tiles from here on (--tile 256)" in said
+    a, b = FrameDir(tmp_path / "z_frames"), FrameDir(tmp_path / "tiled_frames")
+    assert a.count_complete() == b.count_complete() == 6
+    assert all(torch.equal(a.read(t), b.read(t)) for t in range(6))  # the frames of --tile 256
+
+
+def test_a_still_that_does_not_fit_chooses_its_tile_or_says_it_cannot(run_cli, tmp_path, monkeypatch):
+    from dreamreel.animator import still
+
+    real = still.dream
+    monkeypatch.setattr(still, "dream", fits_in(512, real))
+    code, _, err = run_cli("dream", FIG, "-o", tmp_path / "d.png", "--size", 96, "--octaves", 1, "--steps", 1)
+    assert code == 0 and "dreaming in 512 px gradient tiles" in " ".join(err.split()), err
+    assert json.loads((tmp_path / "d.settings.json").read_text())["dream"]["tile"] == 512
+    monkeypatch.setattr(still, "dream", fits_in(64, real))
+    code, _, err = run_cli("dream", FIG, "-o", tmp_path / "e.png", "--size", 96, "--octaves", 1, "--steps", 1)
+    assert code == 2 and "even in 128 px gradient tiles" in err.splitlines()[-1] and not (tmp_path / "e.png").exists()
 
 
 def test_out_of_memory_in_a_video_suggests_a_smaller_width(run_cli, tmp_path, monkeypatch):
