@@ -282,6 +282,10 @@ def _widget(p: object):
         return gr.Checkbox(label=label, info=info, value=False)
     if p.name in FILES:
         return gr.File(label=label, file_count="multiple" if p.multiple else "single", type="filepath")
+    if p.name == "preset":  # the shipped looks (or a .toml file's path, typed)
+        from .. import presets
+
+        return gr.Dropdown(["", *presets.names()], value="", label=label, allow_custom_value=True, info=info)
     default = p.default if p.default not in (None, (), []) and not callable(p.default) else ""
     return gr.Textbox(label=label, info=info, placeholder=str(default), max_lines=1)
 

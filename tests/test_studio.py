@@ -146,7 +146,6 @@ def test_stop_keeps_the_frames_so_far_and_resume_finishes_the_render(page, studi
     url, work, proc = studio
     fill(page, {"--frames": "36"})
     page.locator("#zoom-render").click()
-    status = page.locator("#zoom-status")
     page.wait_for_function("/^frame ([3-9]|[1-9][0-9]) of 36/.test(document.querySelector('#zoom-status').innerText)",
                            timeout=120_000)
     page.locator("#zoom-stop").click()
@@ -172,6 +171,15 @@ def test_a_malformed_schedule_shows_its_position(page):
     page.screenshot(path=str(SCREENS / "3-schedule-error.png"))
     fill(page, {"--zoom": "0:(1.02), 6:(1.06)"})
     note.filter(has_text="schedules of").wait_for(timeout=30_000)
+
+
+def test_a_preset_picked_from_the_list_draws_its_schedules(page):
+    tab = zoom_tab(page)
+    fill(page, {"--zoom": ""})
+    tab.get_by_label("--preset").first.click()
+    page.get_by_role("option", name="spiral").first.click()
+    note = page.locator("#zoom-schedule-note")
+    note.filter(has_text="preset spiral").wait_for(timeout=30_000)
 
 
 def test_a_text_file_as_a_picture_is_one_line_and_the_studio_stays_up(page, studio, tmp_path):
