@@ -51,6 +51,10 @@ def studio(
     if host not in LOCAL_HOSTS:
         console.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach port {port} can render on this "
                       "machine and read what it renders", highlight=False, soft_wrap=True)
+    if workdir:
+        from .media.atomic import check_folder_writable
+
+        check_folder_writable(workdir, "the studio's folder")
     from .studio import serve
 
     serve(host=host, port=port, workdir=workdir)

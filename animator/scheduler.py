@@ -357,7 +357,7 @@ class FrameScheduler:
         thread holds its own copy on the host whatever the loop does next with ``frame``."""
         png = to_uint8(frame)
         video = png if self.sinks.overlay is None else to_uint8(self.sinks.overlay(t, frame))
-        if self.loop is not None and self.loop.kind == "fade" and 0 <= self.first_played - t <= self.loop.frames:
+        if self.loop is not None and self.loop.kind == "fade" and 1 <= self.first_played - t <= self.loop.frames:
             self._head[t] = torch.from_numpy(png)  # (the writer thread only reads it)
         sink.put(t, png, video)
         if self.progress:
