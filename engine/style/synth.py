@@ -86,6 +86,14 @@ class _PCA:
     def __call__(self, feats: torch.Tensor) -> torch.Tensor:
         return (feats - self.mean) @ self.proj
 
+    def picture(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """The components of every k x k patch of a (1, C, H, W) picture (edges replicated), (H*W, dims): the
+        projection as a convolution, never the (H*W, C*k*k) patches themselves."""
+        r = k // 2
+        weight = self.proj.T.reshape(-1, x.shape[1], k, k)
+        z = F.conv2d(F.pad(x, (r, r, r, r), mode="replicate") if r else x, weight, -(self.mean @ self.proj))
+        return z[0].flatten(1).T
+
 
 class KeyframeBank:
     """The stylised keyframes with their sources: what every frame is painted from.
@@ -106,7 +114,11 @@ class KeyframeBank:
         sty = torch.cat([_patches(s.float(), params.patch) for s in styled])
         # the components of the first keyframes; keyframes added later are described by them too
         self.guide_pca, self.style_pca = _PCA(src, params.dims, params.seed), _PCA(sty, params.dims, params.seed)
-        self.guide, self.style = self.guide_pca(src), self.style_pca(sty)
+        # per keyframe pixel: its source patch's components, then its stylised patch's (one gather a candidate)
+        self.feats = torch.cat([self.guide_pca(src), self.style_pca(sty)], 1)
+        d = self.feats.shape[1] // 2
+        self.halves = torch.zeros(2 * d, 2, device=self.device)  # sums a feature row's two halves
+        self.halves[:d, 0], self.halves[d:, 1] = 1, 1
         # keyframes stacked vertically: one picture to sample from
         self.styled = torch.cat([s.float() for s in styled], 2)
 
@@ -119,14 +131,12 @@ class KeyframeBank:
         """One more keyframe; returns its index."""
         self._check([source], [styled])
         p = self.params
-        self.guide = torch.cat([self.guide, self.guide_pca(_patches(source.to(self.device).float(), p.patch))])
-        self.style = torch.cat([self.style, self.style_pca(_patches(styled.to(self.device).float(), p.patch))])
+        self.feats = torch.cat([self.feats, torch.cat([self.guide_pca.picture(source.to(self.device).float(), p.patch),
+                                                       self.style_pca.picture(styled.to(self.device).float(), p.patch)],
+                                                      1)])
         self.styled = torch.cat([self.styled, styled.to(self.device).float()], 2)
         self.k += 1
         return self.k - 1
-
-    def index(self, k: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return (k * self.h + y) * self.w + x
 
 
 def identity_field(key: int, h: int, w: int, device=None) -> torch.Tensor:
@@ -150,6 +160,18 @@ def carry_field(field: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return torch.cat([near[:, :1], torch.where(seam, near[:, 1:], bil[:, 1:])], 1).view(3, -1)
 
 
+class _Pixels:
+    """What a frame's pixels bring to the match cost: their query (source and temporal components), the temporal
+    weight, the carried field, the positional weights."""
+
+    def __init__(self, q, tw, carried, pw, kw):
+        self.q, self.tw, self.carried, self.pw, self.kw = q, tw, carried, pw, kw
+
+    def take(self, idx: torch.Tensor) -> _Pixels:
+        return _Pixels(self.q.index_select(0, idx), self.tw.index_select(0, idx), self.carried.index_select(1, idx),
+                       self.pw.index_select(0, idx), self.kw.index_select(0, idx))
+
+
 class PatchSynth:
     """PatchMatch into a :class:`KeyframeBank`, and the frame a field paints."""
 
@@ -161,73 +183,102 @@ class PatchSynth:
               mask: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
         """The field of ``frame`` (1, 3, H, W): PatchMatch started from ``init`` (3, H*W; a carried field),
         with the temporal guide ``prev`` (the previous output carried to this frame) and the positional
-        guide where ``mask`` (1, 1, H, W) says the flow holds."""
+        guide where ``mask`` (1, 1, H, W) says the flow holds.
+
+        One round over the whole frame; where the flow does not hold (new content, random starts) and
+        within 2 px of it, two more rounds over those pixels alone."""
         b, p = self.bank, self.p
         h, w = frame.shape[-2:]
         n = h * w
         dev = b.device
-        g = b.guide_pca(_patches(frame.to(dev, torch.float32), p.patch))
-        fp = b.style_pca(_patches(prev.to(dev, torch.float32), p.patch)) if prev is not None and p.temporal_weight else None
         m = mask.to(dev, torch.float32).reshape(-1) if mask is not None else torch.zeros(n, device=dev)
-        ck, cy, cx = init[0], init[1], init[2]
-
-        def cost(k, y, x):
-            i = b.index(k, y, x)
-            c = (g - b.guide[i]).pow(2).sum(1)
-            if fp is not None:
-                c = c + p.temporal_weight * m * (fp - b.style[i]).pow(2).sum(1)
-            if p.position_weight:
-                off = (y.float() - cy).pow(2) + (x.float() - cx).pow(2)
-                c = c + m * (p.position_weight * off + 1e4 * (k.float() != ck).float())
-            return c
-
+        g = b.guide_pca.picture(frame.to(dev, torch.float32), p.patch)
+        if prev is not None and p.temporal_weight:
+            q = torch.cat([g, b.style_pca.picture(prev.to(dev, torch.float32), p.patch)], 1)
+            tw = p.temporal_weight * m
+        else:
+            q, tw = torch.cat([g, torch.zeros_like(g)], 1), torch.zeros_like(m)
+        carried = init.to(dev, torch.float32)
+        px = _Pixels(q, tw, carried, m * p.position_weight, m * 1e4 if p.position_weight else torch.zeros_like(m))
+        top = torch.tensor([[b.k - 1], [b.h - 1], [b.w - 1]], device=dev, dtype=torch.float32)
         gen = torch.Generator().manual_seed(seed)
-        k = ck.round().long().clamp(0, b.k - 1)
-        y = cy.round().long().clamp(0, b.h - 1)
-        x = cx.round().long().clamp(0, b.w - 1)
         # where the flow does not hold (disoccluded, come into the frame) the carried match means nothing
         # (across the frame's edge it is the edge's match repeated: streaks): a random start, no bonus
         fresh = m < 0.5 if mask is not None else torch.zeros(n, dtype=torch.bool, device=dev)
-        k = torch.where(fresh, torch.randint(0, b.k, (n,), generator=gen).to(dev), k)
-        y = torch.where(fresh, torch.randint(0, b.h, (n,), generator=gen).to(dev), y)
-        x = torch.where(fresh, torch.randint(0, b.w, (n,), generator=gen).to(dev), x)
-        best = cost(k, y, x) - p.stay * (~fresh).float()
-        # sub-pixel positions, kept where the carried match stays
-        fy, fx = torch.where(fresh, y.float(), cy), torch.where(fresh, x.float(), cx)
+        start = torch.minimum(carried.round().clamp_(min=0), top)
+        rand = (torch.rand(3, n, generator=gen).to(dev) * (top + 1)).floor_().clamp_(max=top)
+        start = torch.where(fresh, rand, start)
+        # the state: rows keyframe, y, x (whole pixels: what the costs are of), then the sub-pixel y, x kept where
+        # the carried match stays
+        state = torch.cat([start, torch.where(fresh, start[1:], carried[1:])])
+        best = self._cost(px, start) - p.stay * (~fresh).float()
         yy = torch.arange(h, device=dev).view(h, 1).expand(h, w).reshape(-1)
         xx = torch.arange(w, device=dev).view(1, w).expand(h, w).reshape(-1)
-
-        def consider(nk, ny, nx, valid=None):
-            nonlocal best, k, y, x, fy, fx
-            ny, nx = ny.clamp(0, b.h - 1), nx.clamp(0, b.w - 1)
-            c = cost(nk, ny, nx)
-            win = c < best if valid is None else valid & (c < best)
-            best = torch.where(win, c, best)
-            k, y, x = torch.where(win, nk, k), torch.where(win, ny, y), torch.where(win, nx, x)
-            fy, fx = torch.where(win, ny.float(), fy), torch.where(win, nx.float(), fx)
-
-        # a frame with new content (more than 1% of it) gets two more rounds: from a random start, one round
-        # leaves a speckle of unrelated matches there
-        rounds = p.iters + (2 if float(fresh.float().mean()) > 0.01 else 0)
-        for _ in range(rounds):
-            for j in (8, 4, 2, 1):  # propagation: a neighbour's match, shifted back
-                for dy, dx in ((0, j), (0, -j), (j, 0), (-j, 0)):
-                    sy, sx = yy + dy, xx + dx
-                    valid = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
-                    nb = sy.clamp(0, h - 1) * w + sx.clamp(0, w - 1)
-                    consider(k[nb], y[nb] - dy, x[nb] - dx, valid)
-            r = max(b.h, b.w) // 2
-            while r >= 1:  # random search around the current match, the radius halving
-                ry = torch.randint(-r, r + 1, (n,), generator=gen).to(dev)
-                rx = torch.randint(-r, r + 1, (n,), generator=gen).to(dev)
-                consider(k, y + ry, x + rx)
-                if b.k > 1:
-                    consider(torch.randint(0, b.k, (n,), generator=gen).to(dev), y + ry, x + rx)
-                r //= 2
-        field = torch.stack([k.float(), fy, fx])
+        everyone = None
+        for sub in [everyone] + ([self._near(fresh, h, w)] * 2 if bool(fresh.any()) else []):
+            state, best = self._round(px, state, best, sub, yy, xx, h, w, top, gen)
+        field = torch.cat([state[:1], state[3:]])
         for _ in range(p.smooth):
             field = self._median(field, h, w)
         return field
+
+    @staticmethod
+    def _near(fresh: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """The pixels within 2 px of a fresh one (their indices)."""
+        near = F.max_pool2d(fresh.view(1, 1, h, w).float(), 5, stride=1, padding=2).view(-1) > 0
+        return near.nonzero().view(-1)
+
+    def _cost(self, px: _Pixels, cand: torch.Tensor) -> torch.Tensor:
+        """The match cost of candidates (3, m: keyframe, y, x as whole numbers) for the pixels of ``px``."""
+        b = self.bank
+        i = ((cand[0] * b.h + cand[1]) * b.w + cand[2]).long()
+        d = b.feats.index_select(0, i).sub_(px.q)
+        s = d.mul_(d) @ b.halves  # (m, 2): the source and the temporal distances
+        c = torch.addcmul(s[:, 0], s[:, 1], px.tw)
+        if self.p.position_weight:
+            off = (cand[1:] - px.carried[1:]).square_()
+            c.addcmul_(off[0] + off[1], px.pw).addcmul_((cand[0] != px.carried[0]).float(), px.kw)
+        return c
+
+    def _round(self, px_all: _Pixels, state, best, sub, yy, xx, h, w, top, gen):
+        """One PatchMatch round (propagation at 8, 4, 2, 1 px, then random search with a halving radius) over
+        the pixels ``sub`` (indices; None: all of them)."""
+        b = self.bank
+        px = px_all if sub is None else px_all.take(sub)
+        cur = state if sub is None else state.index_select(1, sub)
+        bst = best if sub is None else best.index_select(0, sub)
+        py, pxx = (yy, xx) if sub is None else (yy.index_select(0, sub), xx.index_select(0, sub))
+        cnt = cur.shape[1]
+
+        def consider(cand, valid=None):
+            nonlocal cur, bst
+            cand = torch.minimum(cand.clamp_(min=0), top)
+            c = self._cost(px, cand)
+            win = c < bst if valid is None else valid & (c < bst)
+            bst = torch.where(win, c, bst)
+            cur = torch.where(win, torch.cat([cand, cand[1:]]), cur)
+
+        for j in (8, 4, 2, 1):  # propagation: a neighbour's match, shifted back
+            for dy, dx in ((0, j), (0, -j), (j, 0), (-j, 0)):
+                sy, sx = py + dy, pxx + dx
+                valid = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+                nb = sy.clamp(0, h - 1) * w + sx.clamp(0, w - 1)
+                # the neighbours' matches as they stand (a subset reads the whole frame's state)
+                if sub is not None:
+                    state = state.index_copy(1, sub, cur)
+                cand = (cur if sub is None else state)[:3].index_select(1, nb) - torch.tensor([[0.0], [dy], [dx]], device=cur.device)
+                consider(cand, valid)
+        r = max(b.h, b.w) // 2
+        while r >= 1:  # random search around the current match, the radius halving
+            jump = torch.randint(-r, r + 1, (2, cnt), generator=gen).to(cur.device, torch.float32)
+            consider(torch.cat([cur[:1], cur[1:3] + jump]))
+            if b.k > 1:
+                k = torch.randint(0, b.k, (1, cnt), generator=gen).to(cur.device, torch.float32)
+                consider(torch.cat([k, cur[1:3] + jump]))
+            r //= 2
+        if sub is None:
+            return cur, bst
+        return state.index_copy(1, sub, cur), best.index_copy(0, sub, bst)
 
     def _median(self, field: torch.Tensor, h: int, w: int) -> torch.Tensor:
         """One 3 x 3 median pass over the field's offsets (keyframe, dy, dx), each component on its own; a pixel
