@@ -72,6 +72,13 @@ def samples(kind: str) -> list[str]:
 # --------------------------------------------------------------------------- a render
 
 
+# the render's process: the CLI with Ctrl-C (SIGINT) raising KeyboardInterrupt even where the studio was started
+# with SIGINT ignored (``nohup dreamreel studio &`` from a script: an ignored signal is inherited, and Python then
+# installs no handler), since Stop is that SIGINT
+CHILD = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+         "from dreamreel.animator.cli import main; sys.exit(main())")
+
+
 @dataclass
 class Render:
     """One render: its command line, its folder, its child process."""
@@ -95,7 +102,7 @@ class Render:
         argv = [*self.argv, "--resume"] if resume and self.frames is not None else self.argv
         env = {**os.environ, "COLUMNS": "100"}
         with open(self.log, "w") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "dreamreel.animator.cli", *argv], stdout=log,
+            self.proc = subprocess.Popen([sys.executable, "-c", CHILD, *argv], stdout=log,
                                          stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.started = time.monotonic()
 
