@@ -202,6 +202,9 @@ class Painter:
         """A later keyframe, painted from its synthesised self (``LATER_SHARE`` of ``--key-iters``)."""
         styled = self._cached(t)
         if styled is None:
+            # the frame loop's bar stands still meanwhile: say why
+            console.print(f"keyframe {t} (optimisation, {self.later_iters()} iterations): the view changed",
+                          highlight=False)
             styled = self._transfer(source, init).run(self.later_iters())
             self._save(t, styled)
         return styled
