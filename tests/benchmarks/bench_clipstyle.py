@@ -65,7 +65,8 @@ method's outputs go to the same folder (method.mp4, method_frames/, replaced eve
 ``--timing`` (instead of the matrix): bigbuckbunny.mp4, all 132 frames (``--timing-frames``), The Starry
 Night, at 384 and 192 px wide: the method end to end against the optimisation scaled as bench_network
 scales it, t(frame 0) + (t(24 frames) - t(frame 0)) x (n - 1) / 23 (both runs cached in
-W/timing/w<width>/opt_<m>_<policy>.json with the CPUs and waiting policy they ran under; bound: method <= 1/10 of it); and inference
+W/timing/w<width>/opt_<m>_<policy>.json with the CPUs and waiting policy they ran under; bound: method
+<= 1/10 of it); and inference
 frames/s at 384x216 from the network the method saved (``--save-net``; skipped if it saved none):
 ``StyleNet.stylize`` over the frames in batches of 4 after a warm-up batch. Timing: run it on a quiet
 machine; the CPU flags, OMP_WAIT_POLICY, the CPUs this process may use and the load are printed first.
