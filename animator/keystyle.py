@@ -18,12 +18,13 @@ import hashlib
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from ..engine.flow import flow_pair, warp
-from ..engine.style import StyleParams, StyleTransfer, style_targets
+from ..engine.style import StyleParams, StyleTransfer, judge, style_targets
 from ..engine.style.synth import KeyframeBank, PatchSynth, SynthParams, carry_field, identity_field
 from .configs import VideoConfig
 from .media import ClipReader
@@ -87,10 +88,37 @@ def keyframes_mode(cfg: VideoConfig, info, announce: bool = True) -> tuple["Keyf
     fixed = keyframes_at(info.frames, min(cfg.keyframes, info.frames)) if cfg.keyframes else None
     first = (fixed or keyframes_at(info.frames, default_keyframes(info.frames)))[0]
     painter = Painter(cfg, plan, info)
-    styled = painter.first(first, read_frames(info, [first])[first])
+    source = read_frames(info, [first])[first]
+    styled = painter.first(first, source)
+    params = choose_detail(plan, cfg, source.to(plan.device), styled, synth_params(cfg))
     reader = ClipReader(info, device=plan.device, keep=3)
-    mode = KeyframeStyleMode(reader, first, styled, painter, synth_params(cfg), flow_method=cfg.flow, fixed=fixed)
+    mode = KeyframeStyleMode(reader, first, styled, painter, params, flow_method=cfg.flow, fixed=fixed)
     return mode, reader, {**plan.settings(), "keyframes": painter.record()}
+
+
+DETAIL_PROBE = 0.25  # px: the sub-pixel shift the detail restoration is tried at
+
+
+def choose_detail(plan: Plan, cfg: VideoConfig, source: torch.Tensor, styled: torch.Tensor,
+                  params: SynthParams) -> SynthParams:
+    """The synthesis' detail restoration (``SynthParams.detail``) where it keeps the first keyframe's style through
+    sub-pixel motion better than plain sampling, judged by the method's own network on the keyframe moved
+    ``DETAIL_PROBE`` px; else none. It helps pixel-fine strokes and harms broad or photographic texture, and the
+    backbone tells them apart (the keyframe moved 0.25 px, Lite0 style loss without / with, VGG-16 judge's in
+    brackets): The Starry Night 0.677 / 0.587 (1.44e4 / 1.04e4), The Shipwreck 0.580 / 0.534 (2.35e3 / 1.80e3),
+    The Scream 0.340 / 0.357 (3.61e3 / 3.90e3), the fur photo on the night volcano 0.859 / 0.921 (5.89e3 /
+    7.68e3). Restored everywhere, bench_clipstyle's 48-frame matrix went from 82 to 83 bounds of 96 and the fur
+    photo's dark cell failed its style bound."""
+    if params.detail <= 0:
+        return params
+    h, w = styled.shape[-2:]
+    field = identity_field(0, h, w, styled.device)
+    field[1:] += DETAIL_PROBE
+    loss = {}
+    for p in (params, replace(params, detail=0.0)):
+        moved = PatchSynth(KeyframeBank([source], [styled], p)).render(field)
+        loss[p.detail] = judge(plan.net, moved, source, list(plan.styles), cfg.style_spec.blend)["style"]
+    return params if loss[params.detail] < loss[0.0] else replace(params, detail=0.0)
 
 
 def read_frames(info, wanted) -> dict[int, torch.Tensor]:

@@ -116,6 +116,38 @@ def test_a_frame_rendered_between_pixels_keeps_the_keyframes_fine_texture():
     assert (syn.render(identity_field(0, 48, 96)) - painted).abs().max() < 1e-4
 
 
+def test_the_detail_restoration_is_kept_only_where_the_backbone_says_it_keeps_the_style():
+    """``choose_detail`` renders the first keyframe moved a quarter pixel with and without the restoration and
+    keeps the one whose style loss (the method's own backbone) is lower: both answers occur, by the style."""
+    from types import SimpleNamespace
+
+    from dreamreel.animator.keystyle import DETAIL_PROBE, choose_detail
+    from dreamreel.engine import get_backbone
+    from dreamreel.engine.style import judge
+
+    net = get_backbone("efficientnet_lite0")
+    g = torch.Generator().manual_seed(0)
+    h, w = 96, 160
+    src = F.interpolate(torch.rand(1, 3, h // 8, w // 8, generator=g), size=(h, w), mode="bicubic").clamp(0, 1)
+    grain = (torch.rand(1, 1, h, w, generator=g) > 0.5).float().expand(1, 3, h, w) * 0.6 + 0.2
+    grain_pic = (torch.rand(1, 1, 128, 128, generator=g) > 0.5).float().expand(1, 3, 128, 128) * 0.6 + 0.2
+    wash = F.interpolate(torch.rand(1, 3, h // 4, w // 4, generator=g), size=(h, w), mode="bilinear")
+    wash_pic = F.interpolate(torch.rand(1, 3, 32, 32, generator=g), size=(128, 128), mode="bilinear")
+    cases = {"grain": ((0.5 * src + 0.5 * grain).clamp(0, 1), (0.5 * F.interpolate(
+        torch.rand(1, 3, 16, 16, generator=g), size=(128, 128), mode="bicubic") + 0.5 * grain_pic).clamp(0, 1)),
+             "wash": ((0.5 * src + 0.5 * wash).clamp(0, 1), wash_pic)}
+    cfg = SimpleNamespace(style_spec=SimpleNamespace(blend=None))
+    field = identity_field(0, h, w)
+    field[1:] += DETAIL_PROBE
+    chosen = {}
+    for name, (styled, picture) in cases.items():
+        chosen[name] = choose_detail(SimpleNamespace(net=net, styles=[picture]), cfg, src, styled, SynthParams()).detail
+        loss = {d: judge(net, PatchSynth(KeyframeBank([src], [styled], SynthParams(detail=d))).render(field), src,
+                         [picture])["style"] for d in (0.0, SynthParams().detail)}
+        assert loss[chosen[name]] == min(loss.values()), (name, loss)
+    assert chosen == {"grain": 0.0, "wash": SynthParams().detail}
+
+
 def _judge_style(frames, src, style):
     from dreamreel.engine import get_backbone
     from dreamreel.engine.style import judge
