@@ -18,13 +18,14 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from ..engine.flow import flow_pair, warp
-from ..engine.style import StyleParams, StyleTransfer, judge, style_targets
+from ..engine.style import StyleParams, StyleTransfer, content_targets, losses, recipe_for, style_targets
 from ..engine.style.synth import KeyframeBank, PatchSynth, SynthParams, carry_field, identity_field
 from .configs import VideoConfig
 from .media import ClipReader
@@ -90,7 +91,7 @@ def keyframes_mode(cfg: VideoConfig, info, announce: bool = True) -> tuple["Keyf
     painter = Painter(cfg, plan, info)
     source = read_frames(info, [first])[first]
     styled = painter.first(first, source)
-    params = choose_detail(plan, cfg, source.to(plan.device), styled, synth_params(cfg))
+    params = choose_detail(source.to(plan.device), styled, synth_params(cfg), painter.style_loss)
     reader = ClipReader(info, device=plan.device, keep=3)
     mode = KeyframeStyleMode(reader, first, styled, painter, params, flow_method=cfg.flow, fixed=fixed)
     return mode, reader, {**plan.settings(), "keyframes": painter.record()}
@@ -99,11 +100,11 @@ def keyframes_mode(cfg: VideoConfig, info, announce: bool = True) -> tuple["Keyf
 DETAIL_PROBE = 0.25  # px: the sub-pixel shift the detail restoration is tried at
 
 
-def choose_detail(plan: Plan, cfg: VideoConfig, source: torch.Tensor, styled: torch.Tensor,
-                  params: SynthParams) -> SynthParams:
+def choose_detail(source: torch.Tensor, styled: torch.Tensor, params: SynthParams,
+                  style_loss: Callable[[torch.Tensor, torch.Tensor], float]) -> SynthParams:
     """The synthesis' detail restoration (``SynthParams.detail``) where it keeps the first keyframe's style through
-    sub-pixel motion better than plain sampling, judged by the method's own network on the keyframe moved
-    ``DETAIL_PROBE`` px; else none. It helps pixel-fine strokes and harms broad or photographic texture, and the
+    sub-pixel motion better than plain sampling, judged by ``style_loss(picture, source)`` (the method's own
+    network: :meth:`Painter.style_loss`) on the keyframe moved ``DETAIL_PROBE`` px; else none. It helps pixel-fine strokes and harms broad or photographic texture, and the
     backbone tells them apart (the keyframe moved 0.25 px, Lite0 style loss without / with, VGG-16 judge's in
     brackets): The Starry Night 0.677 / 0.587 (1.44e4 / 1.04e4), The Shipwreck 0.580 / 0.534 (2.35e3 / 1.80e3),
     The Scream 0.340 / 0.357 (3.61e3 / 3.90e3), the fur photo on the night volcano 0.859 / 0.921 (5.89e3 /
@@ -117,7 +118,7 @@ def choose_detail(plan: Plan, cfg: VideoConfig, source: torch.Tensor, styled: to
     loss = {}
     for p in (params, replace(params, detail=0.0)):
         moved = PatchSynth(KeyframeBank([source], [styled], p)).render(field)
-        loss[p.detail] = judge(plan.net, moved, source, list(plan.styles), cfg.style_spec.blend)["style"]
+        loss[p.detail] = style_loss(moved, source)
     return params if loss[params.detail] < loss[0.0] else replace(params, detail=0.0)
 
 
@@ -187,12 +188,24 @@ class Painter:
         except OSError as e:
             console.print(f"[yellow]warning:[/] keyframe {t} was not cached ({e.strerror or e})")
 
+    def _style_targets(self):
+        if self._targets is None:
+            self._targets = style_targets(self.plan.net, list(self.plan.styles), self.cfg.style_spec.blend)
+        return self._targets
+
     def _transfer(self, source: torch.Tensor, init: torch.Tensor | None) -> StyleTransfer:
         p = self.plan
-        if self._targets is None:
-            self._targets = style_targets(p.net, list(p.styles), self.cfg.style_spec.blend)
         return StyleTransfer(p.net, source.to(p.device), list(p.styles), self.cfg.style_spec.blend, self.params,
-                             init=init, style=self._targets)
+                             init=init, style=self._style_targets())
+
+    @torch.no_grad()
+    def style_loss(self, picture: torch.Tensor, source: torch.Tensor) -> float:
+        """The unweighted style loss of ``picture`` (``source``'s stylisation) as the keyframes are painted."""
+        net = self.plan.net
+        recipe = recipe_for(net)
+        dev = net.device
+        content = content_targets(net, source.to(dev, torch.float32), recipe)
+        return float(losses(net, picture.to(dev, torch.float32), content, self._style_targets(), recipe)["style"])
 
     def first(self, t: int, source: torch.Tensor) -> torch.Tensor:
         """The first keyframe, painted from its content with a progress bar. Ctrl-C stops the painting and

@@ -119,8 +119,6 @@ def test_a_frame_rendered_between_pixels_keeps_the_keyframes_fine_texture():
 def test_the_detail_restoration_is_kept_only_where_the_backbone_says_it_keeps_the_style():
     """``choose_detail`` renders the first keyframe moved a quarter pixel with and without the restoration and
     keeps the one whose style loss (the method's own backbone) is lower: both answers occur, by the style."""
-    from types import SimpleNamespace
-
     from dreamreel.animator.keystyle import DETAIL_PROBE, choose_detail
     from dreamreel.engine import get_backbone
     from dreamreel.engine.style import judge
@@ -136,12 +134,12 @@ def test_the_detail_restoration_is_kept_only_where_the_backbone_says_it_keeps_th
     cases = {"grain": ((0.5 * src + 0.5 * grain).clamp(0, 1), (0.5 * F.interpolate(
         torch.rand(1, 3, 16, 16, generator=g), size=(128, 128), mode="bicubic") + 0.5 * grain_pic).clamp(0, 1)),
              "wash": ((0.5 * src + 0.5 * wash).clamp(0, 1), wash_pic)}
-    cfg = SimpleNamespace(style_spec=SimpleNamespace(blend=None))
     field = identity_field(0, h, w)
     field[1:] += DETAIL_PROBE
     chosen = {}
     for name, (styled, picture) in cases.items():
-        chosen[name] = choose_detail(SimpleNamespace(net=net, styles=[picture]), cfg, src, styled, SynthParams()).detail
+        chosen[name] = choose_detail(src, styled, SynthParams(),
+                                     lambda pic, source, p=picture: judge(net, pic, source, [p])["style"]).detail
         loss = {d: judge(net, PatchSynth(KeyframeBank([src], [styled], SynthParams(detail=d))).render(field), src,
                          [picture])["style"] for d in (0.0, SynthParams().detail)}
         assert loss[chosen[name]] == min(loss.values()), (name, loss)
