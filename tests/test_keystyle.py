@@ -146,6 +146,31 @@ def test_the_detail_restoration_is_kept_only_where_the_backbone_says_it_keeps_th
     assert chosen == {"grain": 0.0, "wash": SynthParams().detail}
 
 
+class _Curve:
+    """A stand-in for StyleTransfer's iteration count and loss history, following ``loss(iteration)``."""
+
+    def __init__(self, loss):
+        self.loss, self.iterations, self.history = loss, 0, []
+
+    def run(self, n):
+        self.history += [torch.tensor(self.loss(i)) for i in range(self.iterations, self.iterations + n)]
+        self.iterations += n
+
+
+@pytest.mark.parametrize("loss, stop", [
+    (lambda i: 100 * 0.999 ** i, 100),  # settled: -2.5 % over 25 iterations
+    (lambda i: 100 * 0.99 ** min(i, 150), 175),  # -22 % per 25 until 150, then flat
+    (lambda i: 100 * 0.99 ** i, 200),  # still falling at twice --key-iters
+])
+def test_a_keyframe_still_converging_is_painted_on_up_to_twice_its_iterations(loss, stop):
+    from dreamreel.animator.keystyle import paint_on
+
+    st = _Curve(loss)
+    st.run(100)
+    paint_on(st, 100, 0)
+    assert st.iterations == stop
+
+
 def _judge_style(frames, src, style):
     from dreamreel.engine import get_backbone
     from dreamreel.engine.style import judge
