@@ -112,12 +112,14 @@ def choose_detail(source: torch.Tensor, styled: torch.Tensor, params: SynthParam
                   style_loss: Callable[[torch.Tensor, torch.Tensor], float]) -> SynthParams:
     """The synthesis' detail restoration (``SynthParams.detail``) where it keeps the first keyframe's style through
     sub-pixel motion better than plain sampling, judged by ``style_loss(picture, source)`` (the method's own
-    network: :meth:`Painter.style_loss`) on the keyframe moved ``DETAIL_PROBE`` px; else none. It helps pixel-fine strokes and harms broad or photographic texture, and the
-    backbone tells them apart (the keyframe moved 0.25 px, Lite0 style loss without / with, VGG-16 judge's in
-    brackets): The Starry Night 0.677 / 0.587 (1.44e4 / 1.04e4), The Shipwreck 0.580 / 0.534 (2.35e3 / 1.80e3),
-    The Scream 0.340 / 0.357 (3.61e3 / 3.90e3), the fur photo on the night volcano 0.859 / 0.921 (5.89e3 /
-    7.68e3). Restored everywhere, bench_clipstyle's 48-frame matrix went from 82 to 83 bounds of 96 and the fur
-    photo's dark cell failed its style bound."""
+    network: :meth:`Painter.style_loss`) on the keyframe moved ``DETAIL_PROBE`` px; else none.
+
+    It helps pixel-fine strokes and harms broad or photographic texture, and the backbone tells them apart (the
+    keyframe moved 0.25 px, Lite0 style loss without / with, the VGG-16 judge's in brackets): The Starry Night
+    0.677 / 0.587 (1.44e4 / 1.04e4), The Shipwreck 0.580 / 0.534 (2.35e3 / 1.80e3), The Scream 0.340 / 0.357
+    (3.61e3 / 3.90e3), the fur photo on the night volcano 0.859 / 0.921 (5.89e3 / 7.68e3). Restored everywhere,
+    bench_clipstyle's 48-frame matrix went from 82 to 83 bounds of 96 and the fur photo's dark cell failed its
+    style bound; chosen this way, 84."""
     if params.detail <= 0:
         return params
     h, w = styled.shape[-2:]
