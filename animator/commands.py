@@ -257,7 +257,7 @@ def video(
     independent: bool = typer.Option(False, help="Every frame on its own (no flow; to compare)."),
     original_colors: bool = typer.Option(False, help="Keep the clip's colours."),
     method: str = typer.Option("optimize", help="optimize, keyframes (10x faster), network."),
-    key_iters: int = typer.Option(100, help="Iterations per keyframe (25 more, up to twice, while it converges)."),
+    key_iters: int = typer.Option(100, help="Keyframe iterations, more if converging."),
     net: Optional[str] = typer.Option(None, help="A trained network file (--save-net): no training."),
     save_net: Optional[str] = typer.Option(None, help="Save the trained network here (for --net)."),
     train_seconds: Optional[float] = typer.Option(None, help="Training time, s (default: 2 s a frame, 120 to 600)."),
