@@ -161,8 +161,8 @@ def paint_on(st: StyleTransfer, key_iters: int, t: int) -> None:
 
 class Painter:
     """Paints keyframes by the optimisation, through the cache: ``first`` (from its content, ``--key-iters``
-    iterations, with a progress bar) before the frame loop, :meth:`__call__` for the later ones (from their
-    synthesised selves) as the mode reaches them."""
+    iterations with a progress bar, then :func:`paint_on`) before the frame loop, :meth:`__call__` for the later
+    ones (from their synthesised selves) as the mode reaches them."""
 
     def __init__(self, cfg: VideoConfig, plan: Plan, info):
         self.cfg, self.plan = cfg, plan
@@ -253,7 +253,6 @@ class Painter:
         if done:
             self._save(t, styled)
         return styled
-
 
     def __call__(self, t: int, source: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
         """A later keyframe, painted from its synthesised self (new content included: borrowed strokes there) for

@@ -142,7 +142,7 @@ class KeyframeBank:
 
     def _energy(self, styled: torch.Tensor) -> torch.Tensor:
         sigma = self.params.detail
-        return _detail(styled, sigma)[1] if sigma > 0 else styled[:, :1]
+        return _detail(styled, sigma)[1] if sigma > 0 else styled.new_zeros(1, 1, *styled.shape[-2:])  # unused
 
     def _check(self, sources, styled) -> None:
         shape = self.shape
