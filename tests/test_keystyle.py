@@ -95,6 +95,54 @@ def test_synthesis_rematches_only_where_the_flow_does_not_hold():
     assert err < 0.05, err
 
 
+def _pan_mode(tmp_path, step: int, n: int, first: int):
+    """A clip panning ``step`` px a frame over a textured scene, and the keyframes mode on it with a painter that
+    paints a keyframe as the scene's painting there (``_painted`` of the whole scene, cropped)."""
+    from dreamreel.animator.keystyle import KeyframeStyleMode
+    from dreamreel.animator.media import Mp4Writer
+
+    big = _scene(64, 96 + step * (n - 1), seed=11)
+    painted_big = _painted(big)
+    with Mp4Writer(tmp_path / "pan.mp4", fps=10, crf=0) as w:
+        for t in range(n):
+            w.write(big[..., step * t: step * t + 96])
+    reader = ClipReader(open_clip(str(tmp_path / "pan.mp4")), keep=3)
+    painting = [painted_big[..., step * t: step * t + 96] for t in range(n)]
+    painted: list[int] = []
+
+    def paint(t, frame, init):
+        painted.append(t)
+        return painting[t]
+
+    mode = KeyframeStyleMode(reader, first, painting[first], paint, SynthParams())
+    return mode, painting, painted
+
+
+def test_a_pan_takes_its_new_content_from_the_next_keyframe_and_ends_on_keyframes(tmp_path):
+    """A pan brings 6 px of new scene a frame. The frames before a later keyframe show what came into view painted
+    as that keyframe paints it (the frames between two keyframes are synthesised again from the later one), not
+    strokes borrowed from unrelated places; the clip's first and last frames, each with more than a tenth of it new
+    since the last keyframe, are keyframes of their own."""
+    mode, painting, painted = _pan_mode(tmp_path, step=6, n=16, first=8)
+    out = [mode.step(t, None, 0) for t in range(16)]
+    later = [t for t in painted if t > 8]
+    assert later and later[-1] == 15 and 0 in painted, painted
+    k = later[0]
+    for t in range(9, k):
+        band = slice(96 - 6 * (t - 8), 92)  # come into view since keyframe 8 (not within 4 px of the edge)
+        err = float((out[t] - painting[t])[..., 4:-4, band].abs().mean())
+        assert err < 0.06, (t, err)
+    whole = [float((o - p)[..., 4:-4, 4:-4].abs().mean()) for o, p in zip(out, painting)]
+    assert max(whole) < 0.06, whole
+
+
+def test_a_still_clip_gets_no_keyframe_at_its_ends(tmp_path):
+    mode, painting, painted = _pan_mode(tmp_path, step=0, n=10, first=5)
+    out = [mode.step(t, None, 0) for t in range(10)]
+    assert painted == [] and mode.keys == [5]
+    assert max(float((o - painting[5]).abs().mean()) for o in out) < 0.02
+
+
 def test_a_frame_rendered_between_pixels_keeps_the_keyframes_fine_texture():
     """A field half a pixel off the keyframe's grid (a sub-pixel pan): bicubic sampling alone loses much of the
     strokes' finest texture; the detail restoration brings the band back near the keyframe's own energy. At the

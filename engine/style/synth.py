@@ -203,13 +203,17 @@ class PatchSynth:
         self.p.validate()
 
     def match(self, frame: torch.Tensor, init: torch.Tensor, prev: torch.Tensor | None = None,
-              mask: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+              mask: torch.Tensor | None = None, seed: int = 0, other: torch.Tensor | None = None,
+              other_ok: torch.Tensor | None = None) -> torch.Tensor:
         """The field of ``frame`` (1, 3, H, W): PatchMatch started from ``init`` (3, H*W; a carried field),
         with the temporal guide ``prev`` (the previous output carried to this frame) and the positional
         guide where ``mask`` (1, 1, H, W) says the flow holds.
 
         One round over the whole frame; where the flow does not hold (new content, random starts) and
-        within 2 px of it, two more rounds over those pixels alone."""
+        within 2 px of it, two more rounds over those pixels alone. ``other`` (3, H*W), with ``other_ok``
+        (1, 1, H, W): a field of this frame from another sweep (from the keyframe on the frame's other side);
+        where the flow does not hold but ``other_ok`` does, the match starts from it instead of at random and
+        keeps it like a carried one (the two sweeps meet without a seam of random matches)."""
         b, p = self.bank, self.p
         h, w = frame.shape[-2:]
         n = h * w
@@ -228,6 +232,11 @@ class PatchSynth:
         # where the flow does not hold (disoccluded, come into the frame) the carried match means nothing
         # (across the frame's edge it is the edge's match repeated: streaks): a random start, no bonus
         fresh = m < 0.5 if mask is not None else torch.zeros(n, dtype=torch.bool, device=dev)
+        if other is not None and other_ok is not None and bool(fresh.any()):
+            # the other sweep's match where this one has none: a carried match of its own
+            taken = fresh & (other_ok.to(dev).reshape(-1) > 0.5)
+            carried = torch.where(taken, other.to(dev, torch.float32), carried)
+            fresh = fresh & ~taken
         start = torch.minimum(carried.round().clamp_(min=0), top)
         rand = (torch.rand(3, n, generator=gen).to(dev) * (top + 1)).floor_().clamp_(max=top)
         start = torch.where(fresh, rand, start)
