@@ -356,6 +356,8 @@ class KeyframeStyleMode(FromClip):
 
     def _setup(self) -> None:
         frames = _Ahead(self.clip.info, self.device)
+        for t in range(self.first + 1):  # read in order once (the sweeps go backward)
+            frames.frame(t)
         dev = self.device
         styled = self.first_styled.to(dev)
         self._bank = KeyframeBank([frames.frame(self.first)], [styled], self.params)
