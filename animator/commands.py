@@ -256,7 +256,7 @@ def video(
     temporal_weight: float = typer.Option(50.0, help="Pull toward the flow-carried frame."),
     independent: bool = typer.Option(False, help="Every frame on its own (no flow; to compare)."),
     original_colors: bool = typer.Option(False, help="Keep the clip's colours."),
-    method: str = typer.Option("optimize", help="optimize, keyframes (10x faster), network."),
+    method: Optional[str] = typer.Option(None, help="keyframes (the default), optimize (slow), network."),
     key_iters: int = typer.Option(100, help="Keyframe iterations, more if converging."),
     net: Optional[str] = typer.Option(None, help="A trained network file (--save-net): no training."),
     save_net: Optional[str] = typer.Option(None, help="Save the trained network here (for --net)."),

@@ -210,7 +210,9 @@ class VideoConfig(Config):
     independent: bool = False
     original_colors: bool = False
     # style: the keyframes method (`--method keyframes`) and the network method
-    method: str = "optimize"  # optimize | keyframes | network (keyframes: the default once issue 21's bounds hold)
+    # optimize | keyframes | network; None: the keyframes method, or the optimisation where an option only it has is
+    # given (--original-colors, --independent, --cadence), the network where --net is (``chosen_method``)
+    method: str | None = None
     key_iters: int = 100  # the keyframes' optimisation iterations
     net: str | None = None  # a trained network file (implies the network method; no training)
     save_net: str | None = None
@@ -240,17 +242,27 @@ class VideoConfig(Config):
         return "video-dream" if self.dream_clip else "video-style"
 
     @property
+    def chosen_method(self) -> str:
+        """The method a stylised clip is rendered with: ``--method``, else what the options imply."""
+        if self.net is not None:
+            return "network"
+        if self.method is not None:
+            return self.method
+        return "optimize" if self.original_colors or self.independent or self.cadence > 1 else "keyframes"
+
+    @property
     def network(self) -> bool:
-        return not self.dream_clip and (self.method == "network" or self.net is not None)
+        return not self.dream_clip and self.chosen_method == "network"
 
     @property
     def keyframes_method(self) -> bool:
-        return not self.dream_clip and self.method == "keyframes" and self.net is None
+        return not self.dream_clip and self.chosen_method == "keyframes"
 
     def validate(self) -> None:
         fail_if(self.dream_clip == bool(self.style_spec.styles or self.net),
                 "say what to do with the clip: --dream, or --style IMAGE / --net FILE (one of them)")
-        fail_if(self.method not in METHODS, f"unknown --method {self.method!r}; use {', '.join(METHODS)}")
+        fail_if(self.method is not None and self.method not in METHODS,
+                f"unknown --method {self.method!r}; use {', '.join(METHODS)}")
         if self.net is not None:
             fail_if(bool(self.style_spec.styles), "--net brings its own style: give --net or --style, not both")
             require_file(self.net, "network file")
@@ -283,7 +295,7 @@ class VideoConfig(Config):
             fail_if(self.train_iters < 1 or self.train_pairs < 1 or (self.keyframes or 0) < 0 or self.net_batch < 1,
                     "--train-iters, --train-pairs and --net-batch must be >= 1, --keyframes >= 0")
             fail_if(self.key_iters < 1, f"--key-iters must be >= 1 (got {self.key_iters})")
-            fail_if(self.method == "keyframes" and self.net is None and self.keyframes == 0,
+            fail_if(self.keyframes_method and self.keyframes == 0,
                     "--method keyframes needs at least one keyframe (--keyframes >= 1)")
             fail_if(self.keyframes_method and self.save_net is not None,
                     "--save-net saves the network of --method network; the keyframes method trains none")
@@ -296,6 +308,8 @@ class VideoConfig(Config):
     def as_settings(self) -> dict:
         s = super().as_settings()
         s["command"] = self.mode
+        if not self.dream_clip:
+            s["method"] = self.chosen_method
         net_keys = ("method", "net", "save_net", "train_seconds", "train_iters", "train_pairs", "keyframes",
                     "net_temporal_weight", "net_blend", "net_batch", "net_cache")
         drop = ("iters_first", "iters", "temporal_weight", "independent", "original_colors", "styles", "style_weights",

@@ -399,14 +399,16 @@ class KeyframeStyleMode(FromClip):
         at the last of them and its index."""
         end = self.n_frames - 1 if d > 0 else 0
         done: dict[int, torch.Tensor] = {}
-        once: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # the first synthesis: field, coverage
+        # the first synthesis of each frame: its field and where it traced back to a (on the CPU: a sweep can be
+        # 64 frames long)
+        once: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         t = a
         while t != end:
             t += d
             st = self._advance(st, t, frame(t), frame(t - d))
             if not self._due(t, st, t == end):
                 done[t] = st.out.to("cpu", torch.float16)
-                once[t] = (st.field, st.coverage)
+                once[t] = (st.field.cpu(), (st.coverage > 0.5).cpu())
                 continue
             styled = self.paint(t, frame(t), st.out)  # from its synthesised self
             k = self._bank.add(frame(t), styled)
@@ -417,11 +419,10 @@ class KeyframeStyleMode(FromClip):
             done[t] = styled.to("cpu", torch.float16)
             back = st
             for u in range(t - d, a, -d):  # back toward a, from the new keyframe
-                field, coverage = once.pop(u)
-                back = self._advance(back, u, frame(u), frame(u + d), other=(field, coverage))
+                field, traced = once.pop(u)
+                back = self._advance(back, u, frame(u), frame(u + d), other=(field, traced))
                 if abs(u - a) < abs(u - t):  # nearer a: a's synthesis wherever it traces back to a
-                    keep = coverage > 0.5
-                    done[u] = torch.where(keep.cpu(), done[u], back.out.to("cpu", torch.float16))
+                    done[u] = torch.where(traced, done[u], back.out.to("cpu", torch.float16))
                 else:
                     done[u] = back.out.to("cpu", torch.float16)
             break

@@ -95,26 +95,33 @@ def test_synthesis_rematches_only_where_the_flow_does_not_hold():
     assert err < 0.05, err
 
 
-def _pan_mode(tmp_path, step: int, n: int, first: int):
+def _pan_mode(tmp_path, step: int, n: int, first: int, strokes_per_key: bool = False):
     """A clip panning ``step`` px a frame over a textured scene, and the keyframes mode on it with a painter that
-    paints a keyframe as the scene's painting there (``_painted`` of the whole scene, cropped)."""
+    paints a keyframe as the scene's painting there (``_painted`` of the whole scene, cropped; with
+    ``strokes_per_key`` each keyframe's strokes are its own). Returns the mode, the painting seen at each frame
+    (as keyframe t would paint it: ``painting(t, k)``) and the frames painted."""
     from dreamreel.animator.keystyle import KeyframeStyleMode
     from dreamreel.animator.media import Mp4Writer
 
     big = _scene(64, 96 + step * (n - 1), seed=11)
-    painted_big = _painted(big)
     with Mp4Writer(tmp_path / "pan.mp4", fps=10, crf=0) as w:
         for t in range(n):
             w.write(big[..., step * t: step * t + 96])
     reader = ClipReader(open_clip(str(tmp_path / "pan.mp4")), keep=3)
-    painting = [painted_big[..., step * t: step * t + 96] for t in range(n)]
+    g = torch.Generator().manual_seed(3)
+    strokes = [torch.rand(1, 1, *big.shape[-2:], generator=g) for _ in range(n if strokes_per_key else 1)]
+
+    def painting(t, k=0):
+        return (1 - big[:, [2, 0, 1]] * 0.8 + 0.2 * strokes[k if strokes_per_key else 0]).clamp(0, 1)[
+            ..., step * t: step * t + 96]
+
     painted: list[int] = []
 
     def paint(t, frame, init):
         painted.append(t)
-        return painting[t]
+        return painting(t, t)
 
-    mode = KeyframeStyleMode(reader, first, painting[first], paint, SynthParams())
+    mode = KeyframeStyleMode(reader, first, painting(first, first), paint, SynthParams())
     return mode, painting, painted
 
 
@@ -130,17 +137,30 @@ def test_a_pan_takes_its_new_content_from_the_next_keyframe_and_ends_on_keyframe
     k = later[0]
     for t in range(9, k):
         band = slice(96 - 6 * (t - 8), 92)  # come into view since keyframe 8 (not within 4 px of the edge)
-        err = float((out[t] - painting[t])[..., 4:-4, band].abs().mean())
+        err = float((out[t] - painting(t))[..., 4:-4, band].abs().mean())
         assert err < 0.06, (t, err)
-    whole = [float((o - p)[..., 4:-4, 4:-4].abs().mean()) for o, p in zip(out, painting)]
+    whole = [float((o - painting(t))[..., 4:-4, 4:-4].abs().mean()) for t, o in enumerate(out)]
     assert max(whole) < 0.06, whole
+
+
+def test_a_frame_between_two_keyframes_shows_what_they_share_as_the_nearer_one_painted_it(tmp_path):
+    """Each keyframe with strokes of its own: the frame after keyframe 8 shows the strokes of 8 where it shares
+    the view with 8, the frame before the next keyframe that one's strokes."""
+    mode, painting, painted = _pan_mode(tmp_path, step=6, n=16, first=8, strokes_per_key=True)
+    out = [mode.step(t, None, 0) for t in range(16)]
+    k = min(t for t in painted if t > 8)
+    assert k >= 11, painted
+    shared = slice(4, 96 - 6 * (k - 8) - 4)  # in view at 8 and at k, in frames 8..k
+    for t, nearer, other in ((9, 8, k), (k - 1, k, 8)):
+        to = [float((out[t] - painting(t, j))[..., 4:-4, shared].abs().mean()) for j in (nearer, other)]
+        assert to[0] < 0.05 < to[1], (t, to)
 
 
 def test_a_still_clip_gets_no_keyframe_at_its_ends(tmp_path):
     mode, painting, painted = _pan_mode(tmp_path, step=0, n=10, first=5)
     out = [mode.step(t, None, 0) for t in range(10)]
     assert painted == [] and mode.keys == [5]
-    assert max(float((o - painting[5]).abs().mean()) for o in out) < 0.02
+    assert max(float((o - painting(5)).abs().mean()) for o in out) < 0.02
 
 
 def test_a_frame_rendered_between_pixels_keeps_the_keyframes_fine_texture():
@@ -230,8 +250,7 @@ def _judge_style(frames, src, style):
 @pytest.mark.slow
 def test_video_keyframes_method_stylises_then_reuses_its_keyframes(run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
-    args = ["video", CLIP, "--style", SCREAM, "--method", "keyframes", "--width", 96, "--max-frames", 8,
-            "--key-iters", 30]
+    args = ["video", CLIP, "--style", SCREAM, "--width", 96, "--max-frames", 8, "--key-iters", 30]  # the default method
     code, _, err = run_cli(*args, "-o", tmp_path / "k.mp4")
     assert code == 0, err
     assert "method: keyframes" in err and "keyframe 4 (optimisation)" in err

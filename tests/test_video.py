@@ -112,7 +112,7 @@ def test_video_dream_persistence_keeps_the_dream_from_piling_up(run_cli, tmp_pat
 def test_video_style_keeps_fps_size_count_and_steadies_frames(run_cli, tmp_path):
     out = tmp_path / "s.mp4"
     code, _, err = run_cli("video", CLIP, "--style", STARRY, "-o", out, "--width", "64", "--max-frames", 3,
-                           "--iters-first", 20, "--iters", 3)
+                           "--method", "optimize", "--iters-first", 20, "--iters", 3)
     assert code == 0, err
     got = probe_video(out)
     assert got["frames"] == 3 and got["fps"] == pytest.approx(24, abs=0.01) and (got["width"], got["height"]) == (64, 36)
@@ -135,6 +135,24 @@ def test_video_style_bad_arguments(run_cli, tmp_path, args, message):
     code, _, err = run_cli("video", CLIP, *args, "-o", tmp_path / "o.mp4", "--width", "64", "--max-frames", 2)
     assert code == 2, err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("given, method", [
+    ({}, "keyframes"),
+    ({"method": "optimize"}, "optimize"),
+    ({"original_colors": True}, "optimize"),
+    ({"independent": True}, "optimize"),
+    ({"cadence": 2}, "optimize"),
+    ({"net": "n.pt"}, "network"),
+    ({"method": "network"}, "network"),
+])
+def test_a_clip_is_stylised_by_the_keyframes_method_unless_asked_or_implied_otherwise(given, method):
+    from dreamreel.animator.configs import ClipSpec, StyleSpec, VideoConfig
+
+    cfg = VideoConfig(clip=ClipSpec("c.mp4"), style_spec=StyleSpec(styles=() if "net" in given else ("s.jpg",)), **given)
+    assert cfg.chosen_method == method
+    assert cfg.keyframes_method == (method == "keyframes") and cfg.network == (method == "network")
+    assert cfg.as_settings().get("method", "optimize") == method  # what a resume compares
 
 
 def test_style_mode_carries_frames_without_blurring_them_away():

@@ -234,7 +234,7 @@ class PatchSynth:
         fresh = m < 0.5 if mask is not None else torch.zeros(n, dtype=torch.bool, device=dev)
         if other is not None and other_ok is not None and bool(fresh.any()):
             # the other sweep's match where this one has none: a carried match of its own
-            taken = fresh & (other_ok.to(dev).reshape(-1) > 0.5)
+            taken = fresh & (other_ok.to(dev, torch.float32).reshape(-1) > 0.5)
             carried = torch.where(taken, other.to(dev, torch.float32), carried)
             fresh = fresh & ~taken
         start = torch.minimum(carried.round().clamp_(min=0), top)
