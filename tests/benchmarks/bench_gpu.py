@@ -9,7 +9,11 @@ Prints, each with the peak GPU memory it took (``torch.cuda.max_memory_allocated
 3. one L-BFGS iteration of VGG-16 style transfer at 1920x1080 (random weights in the Caffe file's
    layout: the time does not depend on the values), seconds;
 4. the network method: training iterations/s on 1080p frame pairs, and inference frames/s at 1080p
-   in batches of 4.
+   in batches of 4;
+5. the keyframes method (the default of ``video --style``) through the real path (``render_video``:
+   flow, PatchMatch synthesis, PNG frames and MP4), samples/bunny.mp4 scaled to 1920 px wide, its 48
+   frames, The Starry Night: seconds end to end with the keyframe painted (``--key-iters`` 100), then
+   again with the keyframe from the cache (the synthesis alone), frames/s.
 ``--small``: 128 px / 192x108 instead, a few frames: to see the script run, not to measure.
 Run on a quiet machine; every figure is from this one run.
 """
@@ -124,6 +128,25 @@ def network(device: str, w: int, h: int, iters: int) -> tuple[float, float]:
     return train_its, 4 * reps / (time.perf_counter() - t)
 
 
+def keyframes(device: str, w: int, frames: int, folder: Path) -> tuple[float, float]:
+    from dreamreel.animator.config_parts import Backend, ClipSpec, Outputs, StyleSpec
+    from dreamreel.animator.configs import VideoConfig
+    from dreamreel.animator.video import render_video
+
+    os.environ["DREAMREEL_CACHE"] = str(folder / "cache")
+    times = []
+    for run in ("painted", "cached"):  # the keyframe painted, then taken from the cache
+        cfg = VideoConfig(clip=ClipSpec(str(REPO / "samples" / "bunny.mp4"), width=w, max_frames=frames),
+                          style_spec=StyleSpec((str(REPO / "samples" / "starry_night.jpg"),)), method="keyframes",
+                          key_iters=5 if w < 1000 else 100, backend=Backend(device=device),
+                          outputs=Outputs(mp4=str(folder / f"k_{run}.mp4")))
+        t = time.perf_counter()
+        res = render_video(cfg)
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return times[0], res["frames"] / times[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -154,6 +177,11 @@ def main() -> None:
         its, fps = network(dev, *hd, iters=3 if a.small else 30)
         print(f"network {hd[0]}x{hd[1]}: training {its:.2f} iterations/s, inference {fps:.1f} frames/s "
               f"(batches of 4), peak {peak(dev)}", flush=True)
+        reset(dev)
+        kf_w = 192 if a.small else 1920
+        first, fps = keyframes(dev, kf_w, frames if a.small else 48, folder)
+        print(f"keyframes method, samples/bunny.mp4 at {kf_w} px wide: {first:.1f} s end to end with its keyframe "
+              f"painted, {fps:.1f} frames/s from the cached keyframe, peak {peak(dev)}", flush=True)
 
 
 if __name__ == "__main__":
