@@ -101,3 +101,24 @@ def test_a_dream_makes_no_host_sync_on_cuda():
     finally:
         torch.cuda.set_sync_debug_mode(0)
     assert out.device.type == "cuda" and not torch.equal(out, x)
+
+
+def test_colour_coherence_on_a_cuda_frame_stays_there_without_a_host_sync():
+    """A zoom's colour match on a GPU frame runs in torch on the GPU (tests/test_color.py compares the two paths
+    on the CPU); here it runs under CUDA's sync debug mode and agrees with the CPU's numpy path."""
+    from dreamreel.animator.color import ColorMatcher
+
+    g = torch.Generator().manual_seed(0)
+    ref = torch.nn.functional.interpolate(torch.rand(1, 3, 20, 24, generator=g), size=(160, 192), mode="bicubic")
+    frame = (0.8 * torch.rand(1, 3, 144, 256, generator=g) + 0.1).clamp(0, 1)
+    on_cpu = ColorMatcher(ref.clamp(0, 1), "lab")(frame)
+    matcher = ColorMatcher(ref.clamp(0, 1).cuda(), "lab")
+    matcher(frame.cuda())  # warm-up: the reference goes to the GPU once
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        out = matcher(frame.cuda())
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert out.device.type == "cuda"
+    assert (out.cpu() - on_cpu).abs().mean().item() * 255 < 0.5
