@@ -199,10 +199,13 @@ def warp_affine_torch(img: torch.Tensor, matrix: np.ndarray, border: str = "refl
     _lookup(INTERPOLATIONS, interp, "interpolation")
     mode = _GRID_MODES[interp]
     _, _, h, w = img.shape
-    inv = torch.tensor(invert(matrix), dtype=torch.float64)  # dst pixel -> src pixel
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
-    x = (inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]).to(img.device, torch.float32)
-    y = (inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]).to(img.device, torch.float32)
+    # dst pixel -> src pixel, computed where the frame is (in float64, as on the host before): the six
+    # coefficients go as Python numbers, so nothing is copied to the device and nothing waits for it
+    (a, b, c), (d, e, f) = invert(matrix).tolist()  # host: a numpy matrix
+    ys = torch.arange(h, dtype=torch.float64, device=img.device).view(h, 1)
+    xs = torch.arange(w, dtype=torch.float64, device=img.device).view(1, w)
+    x = (a * xs + b * ys + c).float()
+    y = (d * xs + e * ys + f).float()
     out = _sample(img.float(), x, y, border, mode).clamp_(0, 1).to(img.dtype)
     if not with_mask:
         return out

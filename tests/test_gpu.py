@@ -103,6 +103,27 @@ def test_a_dream_makes_no_host_sync_on_cuda():
     assert out.device.type == "cuda" and not torch.equal(out, x)
 
 
+def test_a_zoom_warp_on_a_cuda_frame_makes_no_host_sync():
+    """The warp builds its sampling grid on the GPU (the matrix goes as six numbers), so the frame loop does not
+    wait for the GPU at each zoom frame; the result is the CPU's torch warp."""
+    import numpy as np
+
+    from dreamreel.engine.warp import warp_affine_torch
+
+    frame = torch.rand(1, 3, 144, 256, generator=torch.Generator().manual_seed(0))
+    m = np.array([[1.03, 0.02, -4.0], [-0.02, 1.03, -2.5]])
+    on_cpu = warp_affine_torch(frame, m, with_mask=True)
+    gpu = frame.cuda()
+    warp_affine_torch(gpu, m)  # warm-up
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        out, mask = warp_affine_torch(gpu, m, with_mask=True)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert (out.cpu() - on_cpu[0]).abs().max().item() < 1e-4 and (mask.cpu() - on_cpu[1]).abs().max().item() < 1e-4
+
+
 def test_colour_coherence_on_a_cuda_frame_stays_there_without_a_host_sync():
     """A zoom's colour match on a GPU frame runs in torch on the GPU (tests/test_color.py compares the two paths
     on the CPU); here it runs under CUDA's sync debug mode and agrees with the CPU's numpy path."""
