@@ -406,7 +406,9 @@ def vfr_clip(folder: Path, levels: list[int], seconds: list[float]) -> Path:
         lines += [f"file 'f{i}.png'", f"duration {secs}"]
     (folder / "list.txt").write_text("\n".join(lines) + "\n")
     out = folder / "vfr.mp4"
-    ffmpeg("-f", "concat", "-safe", "0", "-i", folder / "list.txt", "-fps_mode", "vfr", "-c:v", "libx264",
+    from dreamreel.animator.media.ffmpeg import fps_mode
+
+    ffmpeg("-f", "concat", "-safe", "0", "-i", folder / "list.txt", *fps_mode("vfr"), "-c:v", "libx264",
            "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv444p", out)
     return out
 

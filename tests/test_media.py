@@ -281,3 +281,18 @@ def test_probes_of_sibling_folders_at_once_do_not_fail_each_other(tmp_path):
             t.join()
         assert not work.exists() or not any(work.iterdir())  # the probes leave nothing behind
     assert errors == []
+
+
+@pytest.mark.parametrize("version, option", [("4.2.2-static", "-vsync"), ("5.0.1", "-vsync"), ("5.1", "-fps_mode"),
+                                             ("n9.0.2-17-g2a571b6068-20260930", "-fps_mode"),
+                                             ("N-118000-g1234abcd", "-fps_mode")])
+def test_the_frame_timing_option_is_the_one_the_ffmpeg_in_use_knows(monkeypatch, version, option):
+    """imageio-ffmpeg 0.5 and older bundle ffmpeg 4.2, which has no -fps_mode (every clip failed to open there)."""
+    from dreamreel.animator.media import ffmpeg
+
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_version", lambda: version)
+    ffmpeg.ffmpeg_version.cache_clear()
+    try:
+        assert ffmpeg.fps_mode() == [option, "passthrough"] and ffmpeg.fps_mode("vfr") == [option, "vfr"]
+    finally:
+        ffmpeg.ffmpeg_version.cache_clear()

