@@ -228,7 +228,9 @@ class PatchSynth:
         carried = init.to(dev, torch.float32)
         px = _Pixels(q, tw, carried, m * p.position_weight, m * 1e4 if p.position_weight else torch.zeros_like(m))
         top = torch.tensor([[b.k - 1], [b.h - 1], [b.w - 1]], device=dev, dtype=torch.float32)
-        gen = torch.Generator().manual_seed(seed)
+        # the random starts and jumps drawn where the frame is (on a GPU a host generator's draws were copied
+        # over, tens of MB a round at 1080p, each copy a wait); on the CPU the same numbers as ever
+        gen = torch.Generator(device=dev).manual_seed(seed)
         # where the flow does not hold (disoccluded, come into the frame) the carried match means nothing
         # (across the frame's edge it is the edge's match repeated: streaks): a random start, no bonus
         fresh = m < 0.5 if mask is not None else torch.zeros(n, dtype=torch.bool, device=dev)
@@ -238,7 +240,7 @@ class PatchSynth:
             carried = torch.where(taken, other.to(dev, torch.float32), carried)
             fresh = fresh & ~taken
         start = torch.minimum(carried.round().clamp_(min=0), top)
-        rand = (torch.rand(3, n, generator=gen).to(dev) * (top + 1)).floor_().clamp_(max=top)
+        rand = (torch.rand(3, n, generator=gen, device=dev) * (top + 1)).floor_().clamp_(max=top)
         start = torch.where(fresh, rand, start)
         # the state: rows keyframe, y, x (whole pixels: what the costs are of), then the sub-pixel y, x kept where
         # the carried match stays
@@ -300,14 +302,16 @@ class PatchSynth:
                 # the neighbours' matches as they stand (a subset reads the whole frame's state)
                 if sub is not None:
                     state.index_copy_(1, sub, cur)
-                shift = torch.tensor([[0.0], [dy], [dx]], device=cur.device)
-                consider((cur if sub is None else state)[:3].index_select(1, nb) - shift, valid)
+                cand = (cur if sub is None else state)[:3].index_select(1, nb)
+                cand[1] -= dy  # (numbers, not a tensor made on the host: no copy to the device)
+                cand[2] -= dx
+                consider(cand, valid)
         r = max(b.h, b.w) // 2
         while r >= 1:  # random search around the current match, the radius halving
-            jump = torch.randint(-r, r + 1, (2, cnt), generator=gen).to(cur.device, torch.float32)
+            jump = torch.randint(-r, r + 1, (2, cnt), generator=gen, device=gen.device).to(torch.float32)
             consider(torch.cat([cur[:1], cur[1:3] + jump]))
             if b.k > 1:
-                k = torch.randint(0, b.k, (1, cnt), generator=gen).to(cur.device, torch.float32)
+                k = torch.randint(0, b.k, (1, cnt), generator=gen, device=gen.device).to(torch.float32)
                 consider(torch.cat([k, cur[1:3] + jump]))
             r //= 2
         if sub is None:
