@@ -108,7 +108,11 @@ def keyframes_mode(cfg: VideoConfig, info, announce: bool = True) -> tuple["Keyf
     fixed = keyframes_at(info.frames, min(cfg.keyframes, info.frames)) if cfg.keyframes else None
     first = (fixed or keyframes_at(info.frames, default_keyframes(info.frames)))[0]
     painter = Painter(cfg, plan, info)
-    source = read_frames(info, [first])[first]
+    frames = _Ahead(info, "cpu")  # a reader of its own: the render's goes forward once (and a resume starts it late)
+    try:
+        source = frames.frame(first)
+    finally:
+        frames.close()
     styled = painter.first(first, source)
     params = choose_detail(source.to(plan.device), styled, synth_params(cfg), painter.style_loss)
     reader = ClipReader(info, device=plan.device, keep=3)
@@ -141,21 +145,6 @@ def choose_detail(source: torch.Tensor, styled: torch.Tensor, params: SynthParam
         moved = PatchSynth(KeyframeBank([source], [styled], p)).render(field)
         loss[p.detail] = style_loss(moved, source)
     return params if loss[params.detail] < loss[0.0] else replace(params, detail=0.0)
-
-
-def read_frames(info, wanted) -> dict[int, torch.Tensor]:
-    """Frames ``wanted`` of a clip (on the CPU), from a reader of their own."""
-    wanted = set(wanted)
-    reader = ClipReader(info, device="cpu", keep=2)
-    try:
-        frames = {}
-        for t in range(max(wanted) + 1):  # the reader decodes every frame in order
-            f = reader.frame(t)
-            if t in wanted:
-                frames[t] = f
-        return frames
-    finally:
-        reader.close()
 
 
 def paint_on(st: StyleTransfer, key_iters: int, t: int) -> None:
@@ -334,15 +323,15 @@ class KeyframeStyleMode(FromClip):
     due; that one is painted (from its synthesised self) and the frames between are synthesised again from it,
     going back, each pixel that does not trace back to it starting from its first synthesis (from the keyframe
     on the other side). A frame between two keyframes shows what it shares with the nearer one from the nearer
-    one (dissolving over ``DISSOLVE`` frames around the middle), the rest from the other: a pan's new content comes
-    in painted, not borrowed (EbSynth's two-sided synthesis, a dissolve instead of its gradient-domain blend). bench_clipstyle's fast pan x The Starry Night, the
-    same 7 keyframes, VGG-16-judged style (mean of all 48 frames) and warping error: one-sided 1.77e4, 0.0033;
-    the later keyframe wherever it reaches 1.61e4, 0.0022; the nearer one 1.19e4, 0.0020; the nearer one with the
-    dissolve 9.99e3, 0.0010.
-    The clip's first and last frames become keyframes too where less than ``END_COVERAGE`` of them was in view at
-    the last keyframe (a tail has no keyframe after it). The mode's state is its own (never the frames on disk), so a resumed render
-    replays the sweeps from the first keyframe (keyframes from the cache) and gives the frames of a render that
-    never stopped."""
+    one (dissolving over ``DISSOLVE`` frames around the middle), the rest from the other: a pan's new content
+    comes in painted, not borrowed (EbSynth's two-sided synthesis, a dissolve instead of its gradient-domain
+    blend). bench_clipstyle's fast pan x The Starry Night, the same 7 keyframes, VGG-16-judged style (mean of
+    all 48 frames) and warping error: one-sided 1.77e4, 0.0033; the later keyframe wherever it reaches 1.61e4,
+    0.0022; the nearer one 1.19e4, 0.0020; the nearer one with the dissolve 9.99e3, 0.0010.
+    The clip's first and last frames become keyframes too where less than ``END_COVERAGE`` of them was in view
+    at the last keyframe (a tail has no keyframe after it). The mode's state is its own (never the frames on
+    disk), so a resumed render replays the sweeps from the first keyframe (keyframes from the cache) and gives
+    the frames of a render that never stopped."""
 
     def __init__(self, clip: ClipReader, first: int, first_styled: torch.Tensor, paint: Painter, params: SynthParams,
                  flow_method: str = "dis", fixed: list[int] | None = None, coverage: float = COVERAGE,
