@@ -1,11 +1,14 @@
 """Every command on a CUDA GPU (issue 22): correct frames, and a resume on the same device gives the same frames.
 
 Marked ``gpu`` and skipped where torch sees no CUDA device (CI has none); ``tests/device/check.sh`` runs them
-on the lent GPU machine with ``pytest -m gpu``.
+on the lent GPU machine with ``pytest -m gpu``. ``DREAMREEL_TEST_DEVICE=cpu`` runs the command cases on the CPU
+instead (the check's dry run: the device's Python, torch and ffmpeg can be tried on the CPU machine first); the
+host-sync tests need CUDA and skip there.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -16,8 +19,9 @@ from dreamreel.animator.media import FrameDir, read_image
 
 from conftest import BUNNY, SAMPLES, STARRY
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (tests/device/check.sh runs these)")]
+DEVICE = os.environ.get("DREAMREEL_TEST_DEVICE", "cuda")
+NO_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (tests/device/check.sh runs these)")
+pytestmark = pytest.mark.gpu
 
 FIG = SAMPLES / "figures.jpg"
 DREAM = ["--octaves", 1, "--steps", 2]
@@ -52,13 +56,15 @@ def hashes(folder: Path) -> list[str]:
     return [hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("frame_*.png"))]
 
 
+@pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(),
+                    reason="no CUDA device (tests/device/check.sh runs these)")
 @pytest.mark.parametrize("case", list(CASES))
 def test_every_command_renders_on_cuda_and_resumes_to_the_same_frames(run_cli, tmp_path, case):
     command, frames_dir, n, resumed = CASES[case]
-    code, _, err = run_cli(*command(tmp_path), "--device", "cuda")
+    code, _, err = run_cli(*command(tmp_path), "--device", DEVICE)
     assert code == 0, err
     settings = next(tmp_path.rglob("*settings.json"))
-    assert '"device": "cuda' in settings.read_text()  # it ran where it was asked to
+    assert f'"device": "{DEVICE}' in settings.read_text()  # it ran where it was asked to
     if frames_dir is None:
         out = next(p for p in command(tmp_path) if isinstance(p, Path) and p.suffix == ".png")
         still = read_image(str(out))
@@ -79,11 +85,12 @@ def test_every_command_renders_on_cuda_and_resumes_to_the_same_frames(run_cli, t
     shutil.copytree(folder, again / frames_dir)
     for t in range(n // 2, n):
         (again / frames_dir / f"frame_{t:06d}.png").unlink()
-    code, _, err = run_cli(*command(again), "--device", "cuda", "--resume")
+    code, _, err = run_cli(*command(again), "--device", DEVICE, "--resume")
     assert code == 0, err
     assert hashes(again / frames_dir) == whole
 
 
+@NO_CUDA
 def test_a_dream_makes_no_host_sync_on_cuda():
     """The step loop of a dream runs without the host waiting for the GPU (tests/test_syncs.py checks the
     code everywhere; this runs it under CUDA's sync debug mode)."""
@@ -103,6 +110,7 @@ def test_a_dream_makes_no_host_sync_on_cuda():
     assert out.device.type == "cuda" and not torch.equal(out, x)
 
 
+@NO_CUDA
 def test_a_zoom_warp_on_a_cuda_frame_makes_no_host_sync():
     """The warp builds its sampling grid on the GPU (the matrix goes as six numbers), so the frame loop does not
     wait for the GPU at each zoom frame; the result is the CPU's torch warp."""
@@ -124,6 +132,7 @@ def test_a_zoom_warp_on_a_cuda_frame_makes_no_host_sync():
     assert (out.cpu() - on_cpu[0]).abs().max().item() < 1e-4 and (mask.cpu() - on_cpu[1]).abs().max().item() < 1e-4
 
 
+@NO_CUDA
 def test_colour_coherence_on_a_cuda_frame_stays_there_without_a_host_sync():
     """A zoom's colour match on a GPU frame runs in torch on the GPU (tests/test_color.py compares the two paths
     on the CPU); here it runs under CUDA's sync debug mode and agrees with the CPU's numpy path."""
