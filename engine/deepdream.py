@@ -46,15 +46,70 @@ def _spans(n: int, tile: int) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:]))
 
 
-def objective_gradient(net: Backbone, img: torch.Tensor, objective: Objective, tile: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """d objective / d image, whole or tile by tile (bounded memory). Returns (grad, loss)."""
+def amp_dtype(device: torch.device | str, amp: str | torch.dtype | None = "auto") -> torch.dtype | None:
+    """The dtype a dream step's forward pass runs in: ``"auto"`` is float16 on CUDA and float32 (``None``)
+    elsewhere; ``None``/``"fp32"`` float32; a dtype itself."""
+    if isinstance(amp, torch.dtype):
+        return None if amp == torch.float32 else amp
+    if amp in (None, "fp32"):
+        return None
+    if amp == "auto":
+        return torch.float16 if torch.device(device).type == "cuda" else None
+    if amp in ("fp16", "bf16"):
+        return torch.float16 if amp == "fp16" else torch.bfloat16
+    raise ValueError(f"precision must be auto, fp32, fp16 or bf16 (got {amp!r})")
+
+
+class LossScale:
+    """A float16 step's loss scale, kept on the device so that no step waits for the GPU.
+
+    A dream's objective is a mean over a layer: its gradient there is 2a/N, a few 1e-7 for VGG-16's deep layers
+    at 1024 px, under float16's smallest normal number (6e-5); unscaled, 6 % of the image gradient of relu5_3
+    came out as zero. The loss is multiplied by a scale set after each step so that the image gradient's largest
+    value lands near 2**10 (the first step of a call runs unscaled); a step whose gradient overflowed is skipped
+    (nothing added) and the scale cut by 2**8, as torch's GradScaler does but without reading the flag on the host;
+    one whose gradient was all zero raises it by 2**8.
+    """
+
+    TARGET = 2.0**10
+
+    def __init__(self, device: torch.device | str):
+        self.value = torch.ones((), device=device)
+
+    def unscale(self, g: torch.Tensor) -> torch.Tensor:
+        g = g.float() / self.value
+        ok = torch.isfinite(g).all()
+        g = torch.where(ok, g, torch.zeros((), device=g.device))
+        amax = g.abs().amax()
+        # overflowed: cut; all of it under float16's range: raise; else aim the largest value at TARGET
+        grown = torch.where(amax > 0, self.TARGET / amax.clamp_min(1e-30), self.value * 2.0**8)
+        self.value = torch.where(ok, grown, self.value / 2.0**8).clamp(2.0**-24, 2.0**40)
+        return g
+
+
+def objective_gradient(net: Backbone, img: torch.Tensor, objective: Objective, tile: int = 0,
+                       amp: torch.dtype | None = None, scale: LossScale | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """d objective / d image, whole or tile by tile (bounded memory). Returns (grad, loss).
+
+    ``amp``: the forward pass runs under autocast in that dtype (``None``: float32); ``scale`` multiplies the
+    loss before the backward pass and is taken out of the gradient after it (float16)."""
     taps = list(objective.taps)
     h, w = img.shape[-2:]
-    if not tile or (h <= tile and w <= tile):
-        x = img.detach().requires_grad_(True)
-        loss = objective(net.taps(x, taps))
-        (g,) = torch.autograd.grad(loss, x)
+
+    def grad_of(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if amp is None:
+            loss = objective(net.taps(x, taps))
+        else:
+            with torch.autocast(x.device.type, dtype=amp):
+                acts = net.taps(x, taps)
+            # the objective in float32: its gradient at the loss is the scale itself, over float16's range
+            loss = objective({k: v.float() for k, v in acts.items()})
+        (g,) = torch.autograd.grad(loss if scale is None else loss * scale.value, x)
         return g, loss.detach()
+
+    if not tile or (h <= tile and w <= tile):
+        g, loss = grad_of(img.detach().requires_grad_(True))
+        return (g if scale is None else scale.unscale(g)), loss
     grad = torch.zeros_like(img)
     total = img.new_zeros(())
     margin = tile_margin(tile)
@@ -65,12 +120,10 @@ def objective_gradient(net: Backbone, img: torch.Tensor, objective: Objective, t
             # match the untiled ones) and at least the network's minimum size
             ya, yb = _widen(max(0, y0 - margin), min(h, y1 + margin), h, need)
             xa, xb = _widen(max(0, x0 - margin), min(w, x1 + margin), w, need)
-            x = img[..., ya:yb, xa:xb].detach().requires_grad_(True)
-            loss = objective(net.taps(x, taps))
-            (g,) = torch.autograd.grad(loss, x)
+            g, loss = grad_of(img[..., ya:yb, xa:xb].detach().requires_grad_(True))
             grad[..., y0:y1, x0:x1] = g[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]
-            total = total + loss.detach() * ((y1 - y0) * (x1 - x0) / (h * w))
-    return grad, total
+            total = total + loss * ((y1 - y0) * (x1 - x0) / (h * w))
+    return (grad if scale is None else scale.unscale(grad)), total
 
 
 def tile_margin(tile: int) -> int:
@@ -88,14 +141,16 @@ def _widen(a: int, b: int, n: int, need: int) -> tuple[int, int]:
 
 
 def dream_step(net: Backbone, img: torch.Tensor, objective: Objective, params: DreamParams,
-               rng: random.Random, lr: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One jittered, normalised, smoothed gradient-ascent step. Returns (image, loss)."""
+               rng: random.Random, lr: float | None = None, amp: torch.dtype | None = None,
+               scale: LossScale | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One jittered, normalised, smoothed gradient-ascent step. Returns (image, loss). ``amp`` and ``scale``:
+    see :func:`objective_gradient` (the smoothing and the update stay in float32)."""
     j = params.jitter
     if params.tile:
         j = max(j, params.tile // 2)  # move the tile grid over the picture every step
     dy, dx = (rng.randint(-j, j), rng.randint(-j, j)) if j else (0, 0)
     rolled = torch.roll(img, shifts=(dy, dx), dims=(-2, -1))
-    g, loss = objective_gradient(net, rolled, objective, params.tile)
+    g, loss = objective_gradient(net, rolled, objective, params.tile, amp, scale)
     g = torch.roll(g, shifts=(-dy, -dx), dims=(-2, -1))
     g = smooth_gradient(g, params.smooth)
     g = g / (g.abs().mean() + 1e-8)
@@ -105,8 +160,9 @@ def dream_step(net: Backbone, img: torch.Tensor, objective: Objective, params: D
 
 @torch.no_grad()
 def dream(net: Backbone, image: torch.Tensor, objective: Objective, params: DreamParams = DreamParams(),
-          progress: Progress | None = None) -> torch.Tensor:
-    """Dream ``image`` (1, 3, H, W) in [0, 1]; returns a new tensor of the same shape."""
+          progress: Progress | None = None, amp: str | torch.dtype | None = "auto") -> torch.Tensor:
+    """Dream ``image`` (1, 3, H, W) in [0, 1]; returns a new tensor of the same shape. ``amp``: the precision of
+    the forward passes (:func:`amp_dtype`; float16 with a :class:`LossScale` on CUDA, float32 elsewhere)."""
     params.validate()
     if image.dim() != 4 or image.shape[:2] != (1, 3):
         raise ValueError(f"image must be (1, 3, H, W), got {tuple(image.shape)}")
@@ -119,17 +175,14 @@ def dream(net: Backbone, image: torch.Tensor, objective: Objective, params: Drea
     total, done = len(sizes) * params.steps, 0
     detail = None
     img = base
-    autocast = torch.autocast("cuda", dtype=torch.float16) if base.device.type == "cuda" else None
+    dtype = amp_dtype(base.device, amp)
+    scale = LossScale(base.device) if dtype == torch.float16 else None
     for oi, size in enumerate(sizes):
         octave_base = resize(base, size)
         img = octave_base if detail is None else (octave_base + resize(detail, size)).clamp_(0, 1)
         for _ in range(params.steps):
             with torch.enable_grad():
-                if autocast is not None:
-                    with autocast:
-                        img, loss = dream_step(net, img, objective, params, rng)
-                else:
-                    img, loss = dream_step(net, img, objective, params, rng)
+                img, loss = dream_step(net, img, objective, params, rng, amp=dtype, scale=scale)
             done += 1
             if progress is not None:
                 progress(done, total, {"octave": oi + 1, "octaves": len(sizes), "loss": loss})
@@ -139,14 +192,17 @@ def dream(net: Backbone, image: torch.Tensor, objective: Objective, params: Drea
 
 @torch.no_grad()
 def ascend(net: Backbone, image: torch.Tensor, objective: Objective, steps: int,
-           params: DreamParams = DreamParams()) -> torch.Tensor:
-    """``steps`` gradient-ascent steps at the image's own scale (no octaves): one slice of a long dream."""
+           params: DreamParams = DreamParams(), amp: str | torch.dtype | None = "auto") -> torch.Tensor:
+    """``steps`` gradient-ascent steps at the image's own scale (no octaves): one slice of a long dream (``amp``
+    as in :func:`dream`)."""
     params.validate()
     rng = random.Random(params.seed)
     img = image.detach().to(net.device, torch.float32)
+    dtype = amp_dtype(img.device, amp)
+    scale = LossScale(img.device) if dtype == torch.float16 else None
     for _ in range(steps):
         with torch.enable_grad():
-            img, _ = dream_step(net, img, objective, params, rng)
+            img, _ = dream_step(net, img, objective, params, rng, amp=dtype, scale=scale)
     return img
 
 

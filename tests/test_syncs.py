@@ -16,7 +16,8 @@ from conftest import REPO
 SYNCS = {"item", "cpu", "numpy", "tolist"}
 #: file -> the functions (Class.method or function) a frame's step loop runs
 STEP_LOOPS = {
-    "engine/deepdream.py": ["objective_gradient", "dream_step", "dream", "ascend", "OctaveClimb.advance"],
+    "engine/deepdream.py": ["objective_gradient", "LossScale.unscale", "dream_step", "dream", "ascend",
+                           "OctaveClimb.advance"],
     "engine/style/transfer.py": ["StyleTransfer.objective", "StyleTransfer._closure", "StyleTransfer.run",
                                  "StyleTransfer._iteration_done"],
     "engine/style/network.py": ["StyleNet.forward", "StyleNet.stylize", "NetTrainer.loss", "NetTrainer._batch",

@@ -5,7 +5,8 @@
 Prints, each with the peak GPU memory it took (``torch.cuda.max_memory_allocated``; none on a CPU):
 1. zoom frames/s through the real path (``render_zoom``: PNG frames and a streamed MP4, everything
    included), the classic-zoom preset, at 512x512 and 1920x1080, cadence 1 and 3;
-2. a still dream at 1920x1080 (the ``dream`` defaults: 4 octaves x 10 steps), seconds;
+2. a still dream at 1920x1080 (the ``dream`` defaults: 4 octaves x 10 steps), seconds; on CUDA also in float32
+   (the default there runs the forward passes in float16);
 3. one L-BFGS iteration of VGG-16 style transfer at 1920x1080 (random weights in the Caffe file's
    layout: the time does not depend on the values), seconds;
 4. the network method: training iterations/s on 1080p frame pairs, and inference frames/s at 1080p
@@ -66,17 +67,17 @@ def zoom_fps(device: str, w: int, h: int, cadence: int, frames: int, folder: Pat
     return frames / (time.perf_counter() - t)
 
 
-def still_dream(device: str, w: int, h: int) -> float:
+def still_dream(device: str, w: int, h: int, amp: str = "auto") -> float:
     from dreamreel.engine import DreamParams, dream, get_backbone
     from dreamreel.engine.objectives import as_objective
 
     net = get_backbone("efficientnet_lite0", device=device)
     x = torch.rand(1, 3, h, w, device=device)
     objective = as_objective(net, None)
-    dream(net, x, objective, DreamParams(octaves=1, steps=1))  # warm-up (kernels, autotuning)
+    dream(net, x, objective, DreamParams(octaves=1, steps=1), amp=amp)  # warm-up (kernels, autotuning)
     sync(device)
     t = time.perf_counter()
-    dream(net, x, objective, DreamParams())
+    dream(net, x, objective, DreamParams(), amp=amp)
     sync(device)
     return time.perf_counter() - t
 
@@ -170,6 +171,10 @@ def main() -> None:
         reset(dev)
         print(f"still dream {hd[0]}x{hd[1]} (4 octaves x 10 steps): {still_dream(dev, *hd):.2f} s, "
               f"peak {peak(dev)}", flush=True)
+        if dev.startswith("cuda"):  # the default there is float16 with a loss scale: beside it, float32
+            reset(dev)
+            print(f"still dream {hd[0]}x{hd[1]} in float32: {still_dream(dev, *hd, amp='fp32'):.2f} s, "
+                  f"peak {peak(dev)}", flush=True)
         reset(dev)
         print(f"VGG-16 style transfer {hd[0]}x{hd[1]}: {lbfgs_iteration(dev, *hd, folder):.2f} s per L-BFGS "
               f"iteration, peak {peak(dev)}", flush=True)
