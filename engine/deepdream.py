@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 
 from .backbones import Backbone
+from .device import amp_dtype
 from .imageops import resize, smooth_gradient
 from .objectives import Objective
 from .params import DreamParams
@@ -44,20 +45,6 @@ def _spans(n: int, tile: int) -> list[tuple[int, int]]:
     k = max(1, math.ceil(n / tile))
     edges = [round(i * n / k) for i in range(k + 1)]
     return list(zip(edges[:-1], edges[1:]))
-
-
-def amp_dtype(device: torch.device | str, amp: str | torch.dtype | None = "auto") -> torch.dtype | None:
-    """The dtype a dream step's forward pass runs in: ``"auto"`` is float16 on CUDA and float32 (``None``)
-    elsewhere; ``None``/``"fp32"`` float32; a dtype itself."""
-    if isinstance(amp, torch.dtype):
-        return None if amp == torch.float32 else amp
-    if amp in (None, "fp32"):
-        return None
-    if amp == "auto":
-        return torch.float16 if torch.device(device).type == "cuda" else None
-    if amp in ("fp16", "bf16"):
-        return torch.float16 if amp == "fp16" else torch.bfloat16
-    raise ValueError(f"precision must be auto, fp32, fp16 or bf16 (got {amp!r})")
 
 
 class LossScale:

@@ -47,3 +47,17 @@ def configure_cpu_threads() -> int:
         torch.set_num_threads(max(1, n))
     _threads_set = True
     return torch.get_num_threads()
+
+
+def amp_dtype(device: torch.device | str, amp: str | torch.dtype | None = "auto") -> torch.dtype | None:
+    """The dtype the forward passes of a dream or an optimisation run in: ``"auto"`` is float16 on CUDA and
+    float32 (``None``) elsewhere; ``None``/``"fp32"`` float32; ``"fp16"``, ``"bf16"`` or a dtype itself."""
+    if isinstance(amp, torch.dtype):
+        return None if amp == torch.float32 else amp
+    if amp in (None, "fp32"):
+        return None
+    if amp == "auto":
+        return torch.float16 if torch.device(device).type == "cuda" else None
+    if amp in ("fp16", "bf16"):
+        return torch.float16 if amp == "fp16" else torch.bfloat16
+    raise ValueError(f"precision must be auto, fp32, fp16 or bf16 (got {amp!r})")

@@ -129,7 +129,7 @@ def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def test_precision_is_float16_on_cuda_and_float32_elsewhere():
-    from dreamreel.engine.deepdream import amp_dtype
+    from dreamreel.engine.device import amp_dtype
 
     assert amp_dtype("cuda") == torch.float16 and amp_dtype("cpu") is None and amp_dtype("mps") is None
     assert amp_dtype("cuda", "fp32") is None and amp_dtype("cpu", "bf16") == torch.bfloat16

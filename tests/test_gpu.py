@@ -135,6 +135,24 @@ def test_a_float16_dream_on_cuda_follows_the_float32_one():
 
 
 @NO_CUDA
+def test_a_float16_optimisation_on_cuda_ends_where_the_float32_one_does():
+    """The optimisation's default on CUDA (its network in float16) against float32 there (tests/test_style.py does
+    the same on the CPU): L-BFGS ends within 5 % of float32's loss and stays in float16."""
+    from dreamreel.engine import get_backbone
+    from dreamreel.engine.style import StyleParams, StyleTransfer
+
+    net = get_backbone("efficientnet_lite0", device="cuda")
+    content, style = load(FIG, 256).cuda(), load(STARRY, 256).cuda()
+    ends = {}
+    for amp in ("fp32", "auto"):
+        st = StyleTransfer(net, content, [style], params=StyleParams(), amp=amp)
+        st.run(30)
+        ends[amp] = (float(st.history[0]), float(st.history[-1]), st.amp)
+    assert ends["auto"][2] == torch.float16 and ends["fp32"][1] < 0.3 * ends["fp32"][0]
+    assert abs(ends["auto"][1] - ends["fp32"][1]) < 0.05 * ends["fp32"][1], ends
+
+
+@NO_CUDA
 def test_a_zoom_warp_on_a_cuda_frame_makes_no_host_sync():
     """The warp builds its sampling grid on the GPU (the matrix goes as six numbers), so the frame loop does not
     wait for the GPU at each zoom frame; the result is the CPU's torch warp."""

@@ -277,3 +277,35 @@ def test_bad_input_is_one_line_and_exit_2(run_cli, tmp_path, args, message):
     assert len(lines) == 1, err
     assert message in lines[0]
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_float16_optimisation_ends_where_the_float32_one_does(lite0, pics):
+    """What a GPU runs by default (the network's forward passes in float16, the statistics and losses in float32),
+    here on the CPU's float16: L-BFGS follows the same road (at 1080p the gradient's cosine with float32's was
+    0.999 on Lite0 and 1.000 on VGG-16; at 256 px 60 iterations ended within 1 % of float32's loss)."""
+    runs = {}
+    for amp in ("fp32", "fp16"):
+        st = StyleTransfer(lite0, pics["content"], [pics["starry"]], params=StyleParams(), amp=amp)
+        assert st.amp == (None if amp == "fp32" else torch.float16)
+        st.run(20)
+        runs[amp] = (float(st.history[0]), float(st.history[-1]), st.image())
+    (s32, e32, p32), (s16, e16, p16) = runs["fp32"], runs["fp16"]
+    assert e32 < 0.3 * s32 and abs(e16 - e32) < 0.05 * e32, (runs["fp32"][:2], runs["fp16"][:2])
+    change = (p32 - pics["content"]).abs().mean()
+    assert (p16 - p32).abs().mean() < 0.5 * change and not torch.equal(p16, p32)  # not float32 again
+
+
+def test_a_float16_optimisation_that_overflows_goes_on_in_float32(lite0, pics):
+    """A style weight far beyond the defaults overflows float16 in the backward pass: the evaluation is done
+    again in float32 and the run stays there, its loss falling, its picture finite."""
+    heavy = StyleParams(style_weight=1e6)  # the defaults' gradient stays finite up to about 1e3 times
+    st = StyleTransfer(lite0, pics["content"], [pics["starry"]], params=heavy, amp="fp16")
+    assert st.amp == torch.float16
+    st.run(5)
+    assert st.amp is None
+    ref = StyleTransfer(lite0, pics["content"], [pics["starry"]], params=heavy, amp="fp32")
+    ref.run(5)
+    hist, want = [float(h) for h in st.history], [float(h) for h in ref.history]
+    assert all(map(torch.isfinite, st.history)) and hist[-1] < 0.9 * hist[0]
+    assert abs(hist[-1] - want[-1]) < 0.05 * want[-1], (hist, want)  # float32's road
+    assert torch.isfinite(st.image()).all()

@@ -8,7 +8,7 @@ Prints, each with the peak GPU memory it took (``torch.cuda.max_memory_allocated
 2. a still dream at 1920x1080 (the ``dream`` defaults: 4 octaves x 10 steps), seconds; on CUDA also in float32
    (the default there runs the forward passes in float16);
 3. one L-BFGS iteration of VGG-16 style transfer at 1920x1080 (random weights in the Caffe file's
-   layout: the time does not depend on the values), seconds;
+   layout: the time does not depend on the values), seconds; on CUDA also in float32;
 4. the network method: training iterations/s on 1080p frame pairs, and inference frames/s at 1080p
    in batches of 4;
 5. the keyframes method (the default of ``video --style``) through the real path (``render_video``:
@@ -82,7 +82,8 @@ def still_dream(device: str, w: int, h: int, amp: str = "auto") -> float:
     return time.perf_counter() - t
 
 
-def lbfgs_iteration(device: str, w: int, h: int, folder: Path) -> float:
+def lbfgs_iteration(device: str, w: int, h: int, folder: Path, amp: str = "auto") -> tuple[float, str]:
+    """Seconds per iteration, and the precision the iterations ended in (float16 overflowing goes to float32)."""
     from conftest import VGG16_CAFFE_LAYOUT, random_caffe_state
 
     from dreamreel.engine import get_backbone
@@ -93,13 +94,13 @@ def lbfgs_iteration(device: str, w: int, h: int, folder: Path) -> float:
     net = get_backbone("vgg16_caffe", weights=str(path), device=device)
     content = torch.rand(1, 3, h, w, device=device)
     style = torch.rand(1, 3, h, w, device=device)
-    run = StyleTransfer(net, content, [style], params=StyleParams())
+    run = StyleTransfer(net, content, [style], params=StyleParams(), amp=amp)
     run.run(1)  # warm-up
     sync(device)
     t = time.perf_counter()
     run.run(3)
     sync(device)
-    return (time.perf_counter() - t) / 3
+    return (time.perf_counter() - t) / 3, str(run.amp or torch.float32).replace("torch.", "")
 
 
 def network(device: str, w: int, h: int, iters: int) -> tuple[float, float]:
@@ -175,9 +176,11 @@ def main() -> None:
             reset(dev)
             print(f"still dream {hd[0]}x{hd[1]} in float32: {still_dream(dev, *hd, amp='fp32'):.2f} s, "
                   f"peak {peak(dev)}", flush=True)
-        reset(dev)
-        print(f"VGG-16 style transfer {hd[0]}x{hd[1]}: {lbfgs_iteration(dev, *hd, folder):.2f} s per L-BFGS "
-              f"iteration, peak {peak(dev)}", flush=True)
+        for amp in ("auto", "fp32") if dev.startswith("cuda") else ("auto",):
+            reset(dev)
+            secs, ended = lbfgs_iteration(dev, *hd, folder, amp)
+            print(f"VGG-16 style transfer {hd[0]}x{hd[1]}: {secs:.2f} s per L-BFGS iteration ({amp}: {ended}), "
+                  f"peak {peak(dev)}", flush=True)
         reset(dev)
         its, fps = network(dev, *hd, iters=3 if a.small else 30)
         print(f"network {hd[0]}x{hd[1]}: training {its:.2f} iterations/s, inference {fps:.1f} frames/s "
