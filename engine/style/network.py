@@ -248,7 +248,10 @@ class NetTrainer:
         the batch; the statistics per picture)."""
         p, r = self.style_params, self.recipe
         targets = content_targets(self.backbone, src, r)
-        acts = padded_taps(self.backbone, out, [*r.content_layers, *r.style_layers], r.pad)
+        # the backbone in float16 on CUDA as the optimisation's (its statistics and losses in float32); the
+        # GradScaler's scale covers its backward
+        acts = padded_taps(self.backbone, out, [*r.content_layers, *r.style_layers], r.pad,
+                           torch.float16 if self.amp else None)
         total = out.new_zeros(())
         for i in range(out.shape[0]):
             one = ContentTargets({n: f[i : i + 1] for n, f in targets.features.items()},

@@ -122,13 +122,7 @@ def losses(net: Backbone, image: torch.Tensor, content: ContentTargets, style: S
            tv_beta: float | None = None, amp: torch.dtype | None = None) -> dict[str, torch.Tensor]:
     """Unweighted content, style and TV losses of ``image`` (graph kept for gradients). ``amp``: the network's
     forward pass runs under autocast in that dtype; the statistics and losses stay in float32."""
-    layers = [*recipe.content_layers, *recipe.style_layers]
-    if amp is None:
-        acts = padded_taps(net, image, layers, recipe.pad)
-    else:
-        with torch.autocast(image.device.type, dtype=amp):
-            acts = padded_taps(net, image, layers, recipe.pad)
-        acts = {k: v.float() for k, v in acts.items()}
+    acts = padded_taps(net, image, [*recipe.content_layers, *recipe.style_layers], recipe.pad, amp)
     return losses_of(acts, image, content, style, recipe, tv_beta)
 
 
