@@ -315,11 +315,17 @@ class Backbone(nn.Module):
             x = x.flip(1)  # RGB -> BGR
         return x
 
-    def taps(self, x: torch.Tensor, names) -> dict[str, torch.Tensor]:
+    def taps(self, x: torch.Tensor, names, amp: torch.dtype | None = None) -> dict[str, torch.Tensor]:
         """Activations at ``names`` for RGB images ``x`` (B, 3, H, W) in [0, 1].
 
-        Runs the network only up to the deepest requested tap (``"logits"`` runs it whole).
+        Runs the network only up to the deepest requested tap (``"logits"`` runs it whole). ``amp``: the network
+        runs under autocast in that dtype (float16 on a GPU) and the activations come back as float32, so what is
+        computed from them (an objective, Gram statistics, losses) stays float32.
         """
+        if amp is not None:
+            with torch.autocast(x.device.type, dtype=amp):
+                out = self.taps(x, names)
+            return {k: v.float() for k, v in out.items()}
         names = list(dict.fromkeys(names))
         want_logits = LOGITS in names
         want_input = INPUT in names

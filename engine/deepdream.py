@@ -84,13 +84,9 @@ def objective_gradient(net: Backbone, img: torch.Tensor, objective: Objective, t
     h, w = img.shape[-2:]
 
     def grad_of(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if amp is None:
-            loss = objective(net.taps(x, taps))
-        else:
-            with torch.autocast(x.device.type, dtype=amp):
-                acts = net.taps(x, taps)
-            # the objective in float32: its gradient at the loss is the scale itself, over float16's range
-            loss = objective({k: v.float() for k, v in acts.items()})
+        # the objective in float32 (net.taps hands float32 back): its gradient at the loss is the scale itself,
+        # over float16's range
+        loss = objective(net.taps(x, taps, amp))
         (g,) = torch.autograd.grad(loss if scale is None else loss * scale.value, x)
         return g, loss.detach()
 

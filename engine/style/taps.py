@@ -74,8 +74,8 @@ def padded_taps(net: Backbone, x: torch.Tensor, names: Sequence[str], pad: int,
                 amp: torch.dtype | None = None) -> dict[str, torch.Tensor]:
     """Activations of ``x`` reflect-padded by ``pad`` px, cropped back to the picture's own area.
 
-    ``pixelN`` names are :func:`pixel_bands` of ``x`` itself (no network, no padding). ``amp``: the network runs
-    under autocast in that dtype and its activations come back as float32 (the pixel bands stay float32).
+    ``pixelN`` names are :func:`pixel_bands` of ``x`` itself (no network, no padding). ``amp``: as
+    :meth:`Backbone.taps` (the pixel bands stay float32).
     """
     pix = [n for n in names if n.startswith(PIXEL)]
     if pix:
@@ -83,15 +83,11 @@ def padded_taps(net: Backbone, x: torch.Tensor, names: Sequence[str], pad: int,
         return {**out, **{n: pixel_bands(x, *_pixel_level(n)) for n in pix}}
     if not names:
         return {}
-    if amp is not None:
-        with torch.autocast(x.device.type, dtype=amp):
-            acts = padded_taps(net, x, names, pad)
-        return {k: v.float() for k, v in acts.items()}
     h, w = x.shape[-2:]
     p = min(pad, h - 1, w - 1)
     if p <= 0:
-        return net.taps(x, names)
-    acts = net.taps(F.pad(x, (p, p, p, p), mode="reflect"), names)
+        return net.taps(x, names, amp)
+    acts = net.taps(F.pad(x, (p, p, p, p), mode="reflect"), names, amp)
     out = {}
     for n, a in acts.items():
         ah, aw = a.shape[-2:]

@@ -312,7 +312,9 @@ class StyleTransfer:
         self.opt.zero_grad(set_to_none=False)
         total, parts = self.objective(self.x)
         total.backward()
-        if self.amp is not None and not torch.isfinite(self.x.grad).all():  # host: L-BFGS reads each loss anyway
+        # a host check: L-BFGS reads every evaluation's loss on the host anyway (Adam, not the default, waits here
+        # once an iteration)
+        if self.amp is not None and not torch.isfinite(self.x.grad).all():
             # float16 overflowed (a style weight far above the defaults): this evaluation and the rest in float32
             self.amp = None
             self.opt.zero_grad(set_to_none=False)
