@@ -15,8 +15,8 @@ from typing import Optional
 
 import typer
 
-from .configs import (DreamConfig, ProgressionConfig, RecursiveConfig, StyleConfig, VideoConfig, build,
-                      zoom_config)
+from .configs import (NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, DreamConfig, ProgressionConfig, RecursiveConfig,
+                      StyleConfig, VideoConfig, build, zoom_config)
 from .errors import UserError
 from .options import (ANIMATION, BACKEND, GIF, GUIDE, IMAGE_ARG, LOOP, PINGPONG, PIXEL, RESUME, STROKE, TARGET,
                       arrange, with_options)
@@ -260,8 +260,10 @@ def video(
     key_iters: int = typer.Option(100, help="Keyframe iterations, more if converging."),
     net: Optional[str] = typer.Option(None, help="A trained network file (--save-net): no training."),
     save_net: Optional[str] = typer.Option(None, help="Save the trained network here (for --net)."),
-    train_seconds: Optional[float] = typer.Option(None, help="Training time, s (default: 2 s a frame, 120 to 600)."),
-    train_iters: int = typer.Option(3000, help="At most this many training iterations."),
+    train_seconds: Optional[float] = typer.Option(None, help="Training time, s (CPU: 2 s a frame, 120 to 600; GPU: "
+                                                  "none)."),
+    train_iters: Optional[int] = typer.Option(None, help=f"Most training iterations (GPU: {NET_GPU_ITERS} of "
+                                              f"{NET_GPU_BATCH} pairs; CPU: {NET_CPU_ITERS} of 1)."),
     train_pairs: int = typer.Option(64, help="Frame pairs it trains on."),
     keyframes: Optional[int] = typer.Option(None, help="Keyframes painted: the middles of N shares (default: as needed)."),
     net_temporal_weight: float = typer.Option(200.0, help="Temporal loss weight in training."),

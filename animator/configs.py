@@ -195,6 +195,18 @@ class StyleConfig(Config):
 METHODS = ("optimize", "keyframes", "network")
 
 
+#: the network method's training (netstyle.train_params): its iteration cap on a CPU (and MPS), where the time
+#: budget (2 s a frame, 120 to 600 s) ends it first; on a CUDA GPU, frame pairs per iteration and iterations, with
+#: no time budget (the same network on any GPU). Measured on the CPU, since an iteration's arithmetic is the GPU's
+#: (bigbuckbunny, 48 frames at 192 px, The Starry Night; judged by VGG-16 over 5 frames, the source's style loss
+#: 354k, stylize's 32.6k): 4 pairs an iteration, style 38.8k / 20.2k / 14.4k / 12.4k / 12.3k after 100 / 200 / 400
+#: / 600 / 800 iterations (content 55k -> 72k, warping error 4.1e-4 -> 2.9e-4): settled by 600-800; one pair an
+#: iteration 24.2k / 15.6k / 13.8k / 13.1k after 200 / 400 / 600 / 800, 10.4k after 1600. A GPU's batch of 4 costs
+#: little more than one (its kernels are far from full at 512 px crops).
+NET_CPU_ITERS = 3000
+NET_GPU_BATCH, NET_GPU_ITERS = 4, 1000
+
+
 @dataclass(frozen=True)
 class VideoConfig(Config):
     """``video``: dream (``dream=True``) or stylise every frame of a clip."""
@@ -217,7 +229,7 @@ class VideoConfig(Config):
     net: str | None = None  # a trained network file (implies the network method; no training)
     save_net: str | None = None
     train_seconds: float | None = None  # None: netstyle.training_seconds(frames)
-    train_iters: int = 3000
+    train_iters: int | None = None  # None: netstyle.train_params (a GPU's or a CPU's)
     train_pairs: int = 64  # frame pairs the network trains on (spread over the clip)
     keyframes: int | None = None  # keyframes method: None = one per 96 frames; network: None = 0
     net_temporal_weight: float = 200.0
@@ -292,7 +304,8 @@ class VideoConfig(Config):
                     "--iters-first must be >= 1, --iters and --temporal-weight >= 0")
             fail_if(self.train_seconds is not None and not self.train_seconds > 0,
                     f"--train-seconds must be > 0 (got {self.train_seconds or 0:g})")
-            fail_if(self.train_iters < 1 or self.train_pairs < 1 or (self.keyframes or 0) < 0 or self.net_batch < 1,
+            fail_if((self.train_iters is not None and self.train_iters < 1) or self.train_pairs < 1
+                    or (self.keyframes or 0) < 0 or self.net_batch < 1,
                     "--train-iters, --train-pairs and --net-batch must be >= 1, --keyframes >= 0")
             fail_if(self.key_iters < 1, f"--key-iters must be >= 1 (got {self.key_iters})")
             fail_if(self.keyframes_method and self.keyframes == 0,

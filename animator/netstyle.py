@@ -18,7 +18,7 @@ from ..engine.flow import flow_pair, warp
 from ..engine.style import StyleParams, StyleTransfer, style_targets
 from ..engine.style.network import (VERSION, NetTrainer, NetTrainParams, StyleNet, StyleNetError, load_style_net,
                                     training_clip)
-from .configs import VideoConfig
+from .configs import NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, VideoConfig
 from .errors import UserError, require_file
 from .keystyle import cache_root, file_key, keyframes_at, sha256_of
 from .media import ClipReader
@@ -64,9 +64,14 @@ def training_seconds(frames: int) -> float:
     return float(max(120.0, min(600.0, 2.0 * frames)))
 
 
-def train_params(cfg: VideoConfig, frames: int) -> NetTrainParams:
-    seconds = cfg.train_seconds if cfg.train_seconds is not None else training_seconds(frames)
-    return NetTrainParams(iters=cfg.train_iters, seconds=seconds, seed=cfg.backend.seed,
+def train_params(cfg: VideoConfig, frames: int, device: torch.device) -> NetTrainParams:
+    """What the network trains with: on a CUDA GPU ``NET_GPU_ITERS`` iterations of ``NET_GPU_BATCH`` frame pairs, no
+    time budget (the same network on any GPU); elsewhere one pair an iteration for ``training_seconds`` (at most
+    ``NET_CPU_ITERS`` iterations). ``--train-seconds`` and ``--train-iters`` bound either."""
+    gpu = device.type == "cuda"
+    seconds = cfg.train_seconds if cfg.train_seconds is not None or gpu else training_seconds(frames)
+    iters = cfg.train_iters if cfg.train_iters is not None else NET_GPU_ITERS if gpu else NET_CPU_ITERS
+    return NetTrainParams(iters=iters, seconds=seconds, batch=NET_GPU_BATCH if gpu else 1, seed=cfg.backend.seed,
                           temporal_weight=cfg.net_temporal_weight)
 
 
@@ -103,15 +108,18 @@ def find_network(cfg: VideoConfig, info) -> tuple[StyleNet, dict, torch.device]:
                        hint="raise --width")
         plan.announce("; method: network")
         device = plan.device
-        net, record = network_for(cfg, plan, info)
-        used = {**plan.settings(), "network": record}
+        net, record, source = network_for(cfg, plan, info)
+        # which network the frames come from, and (not compared by a resume) where it was found this time
+        used = {**plan.settings(), "network": record, "provenance": {"network": source}}
     return net, used, device
 
 
-def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict]:
+def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict, dict]:
     """The network trained for this clip, style and settings: the cache's, or one trained now (then cached
-    and, with ``--save-net``, saved there). Returns (network, what to record in settings.json)."""
-    params = train_params(cfg, info.frames)
+    and, with ``--save-net``, saved there). Returns (network, what it was trained on and its cache key, where it
+    was found: file and whether from the cache). A resume compares the second, not the third: a render whose
+    network was trained when it started finds it in the cache when it is resumed."""
+    params = train_params(cfg, info.frames, plan.device)
     key = {"version": VERSION, "clip": file_key(cfg.clip.path), "width": info.width, "height": info.height,
            "start": info.start, "frames": info.frames, "styles": [sha256_of(p) for p in cfg.style_spec.styles],
            "style_spec": [cfg.style_spec.style_weights, cfg.style_spec.style_scale, cfg.style_spec.max_style_size],
@@ -125,10 +133,9 @@ def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict]:
         try:
             net, _ = load_style_net(cached, plan.device)
             console.print(f"network: trained before, from the cache ({cached})", highlight=False)
-            used = {"file": cached, "cached": True, **settings}
             if cfg.save_net:
                 save_net(net, settings, cfg.save_net)
-            return net, used
+            return net, settings, {"file": cached, "cached": True}
         except StyleNetError:  # a damaged cache entry is trained again
             pass
     net, complete = train_network(cfg, plan, info, params)
@@ -140,7 +147,7 @@ def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict]:
     if cfg.save_net:
         save_net(net, settings, cfg.save_net)
         console.print(f"network saved: {cfg.save_net}", highlight=False)
-    return net, {"file": os.path.abspath(cfg.save_net) if cfg.save_net else cached, "cached": False, **settings}
+    return net, settings, {"file": os.path.abspath(cfg.save_net) if cfg.save_net else cached, "cached": False}
 
 
 def train_network(cfg: VideoConfig, plan: Plan, info, params: NetTrainParams) -> tuple[StyleNet, bool]:

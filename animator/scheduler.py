@@ -150,8 +150,9 @@ def keyframes(n: int, cadence: int) -> list[int]:
 
 
 def _comparable(settings: dict) -> dict:
-    """The part of settings.json that defines the frames (not where they are written, nor versions)."""
-    return {k: v for k, v in settings.items() if k not in ("versions", "outputs")}
+    """The part of settings.json that defines the frames (not where they are written, nor versions, nor where an
+    input was found this time: ``provenance``, e.g. a network trained then, read from the cache on resuming)."""
+    return {k: v for k, v in settings.items() if k not in ("versions", "outputs", "provenance")}
 
 
 class FrameScheduler:

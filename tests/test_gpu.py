@@ -44,10 +44,10 @@ CASES = {
                                   "--max-frames", 6, "--width", 256, "--iters-first", 20, "--iters", 5], "v_frames", 6,
                        True),
     "video keyframes": (lambda d: ["video", BUNNY, "--style", STARRY, "--method", "keyframes", "-o", d / "v.mp4",
-                                   "--max-frames", 8, "--width", 256, "--key-iters", 20, "--no-net-cache"], "v_frames",
+                                   "--max-frames", 8, "--width", 256, "--key-iters", 20], "v_frames",
                         8, True),
     "video network": (lambda d: ["video", BUNNY, "--style", STARRY, "--method", "network", "-o", d / "v.mp4",
-                                 "--max-frames", 8, "--width", 256, "--train-iters", 20, "--no-net-cache"], "v_frames", 8,
+                                 "--max-frames", 8, "--width", 256, "--train-iters", 20], "v_frames", 8,
                       True),
 }
 
@@ -59,7 +59,10 @@ def hashes(folder: Path) -> list[str]:
 @pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(),
                     reason="no CUDA device (tests/device/check.sh runs these)")
 @pytest.mark.parametrize("case", list(CASES))
-def test_every_command_renders_on_cuda_and_resumes_to_the_same_frames(run_cli, tmp_path, case):
+def test_every_command_renders_on_cuda_and_resumes_to_the_same_frames(run_cli, tmp_path, case, monkeypatch):
+    # a cache of its own: the clip methods paint their keyframe / train their network here, on this device, and
+    # the resume reads them back from it, as a user's resume does
+    monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
     command, frames_dir, n, resumed = CASES[case]
     code, _, err = run_cli(*command(tmp_path), "--device", DEVICE)
     assert code == 0, err
@@ -108,6 +111,34 @@ def test_a_dream_makes_no_host_sync_on_cuda():
     finally:
         torch.cuda.set_sync_debug_mode(0)
     assert out.device.type == "cuda" and not torch.equal(out, x)
+
+
+@NO_CUDA
+def test_network_training_iterations_make_no_host_sync_on_cuda():
+    """The network method's training on CUDA: the clip on the device (no copy per iteration), float16 under the
+    GradScaler with the fused Adam (the plain Adam's step reads the scaler's inf check on the host), and the loss
+    still falls."""
+    from test_network import moving_pattern, pairs_of, style_picture
+
+    from dreamreel.engine import get_backbone
+    from dreamreel.engine.style.network import NetTrainer, NetTrainParams, training_clip
+
+    net = get_backbone("efficientnet_lite0", device="cuda")
+    frames = moving_pattern(4, size=96)
+    keys = [(frames[1], frames[1].flip(-1))]
+    trainer = NetTrainer(net, [style_picture()], None, training_clip(pairs_of(frames), keys),
+                         NetTrainParams(iters=2, crop=64, batch=2, lr=4e-3))
+    assert trainer.clip.first.device.type == "cuda" and trainer.clip.key_sources.device.type == "cuda"
+    trainer.train()  # warm-up: lazy initialisation (the scaler's scale, Adam's state) may sync
+    torch.cuda.synchronize()
+    trainer.params = NetTrainParams(iters=30, crop=64, batch=2, lr=4e-3)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        trainer.train()
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    losses = torch.stack(trainer.history).float().cpu()
+    assert torch.isfinite(losses).all() and float(losses[-5:].mean()) < float(losses[:3].mean())
 
 
 @NO_CUDA

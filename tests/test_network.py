@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from conftest import CLIP, STARRY, TUBINGEN, load
 from dreamreel.animator.media import ClipReader, FrameDir, open_clip, read_image
-from dreamreel.animator.netstyle import NetworkStyleMode, read_net, save_net
+from dreamreel.animator.netstyle import NetworkStyleMode, read_net, save_net, train_params
 from dreamreel.animator.errors import UserError
 from dreamreel.engine.flow import flow_pair, warping_error
 from dreamreel.engine.style.network import NetTrainer, NetTrainParams, StyleNet, training_clip
@@ -112,6 +112,29 @@ def test_network_mode_batches_give_the_frames_of_one_at_a_time():
     assert not torch.equal(frames[0], frames[5])
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_training_is_sized_by_the_device_and_bounded_by_the_options(device):
+    """A CPU trains one pair an iteration for its time budget; a CUDA GPU a batch of pairs for a number of
+    iterations with no time budget (the same network on any GPU); --train-iters and --train-seconds bound either."""
+    from dreamreel.animator.config_parts import ClipSpec, Outputs, StyleSpec
+    from dreamreel.animator.configs import NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, VideoConfig
+
+    def params(**kw):
+        cfg = VideoConfig(clip=ClipSpec(str(CLIP)), outputs=Outputs(mp4="o.mp4"), style_spec=StyleSpec((STARRY,)),
+                          method="network", **kw)
+        cfg.validate()
+        return train_params(cfg, 48, torch.device(device))
+
+    p = params()
+    if device == "cpu":
+        assert (p.iters, p.seconds, p.batch) == (NET_CPU_ITERS, 120.0, 1)
+        assert params().as_dict() == params(train_iters=NET_CPU_ITERS).as_dict()  # the cache's key as before
+    else:
+        assert (p.iters, p.seconds, p.batch) == (NET_GPU_ITERS, None, NET_GPU_BATCH) and NET_GPU_BATCH > 1
+    p = params(train_iters=7, train_seconds=5.0)
+    assert (p.iters, p.seconds) == (7, 5.0)
+
+
 @pytest.mark.slow
 def test_video_network_method_end_to_end_then_cached_then_net(run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
@@ -126,7 +149,16 @@ def test_video_network_method_end_to_end_then_cached_then_net(run_cli, tmp_path,
     assert frames.count_complete() == 6
     assert float((frames.read(3) - src.frame(3)).abs().mean()) > 0.01  # stylised, not the source
     settings = json.loads((tmp_path / "n.settings.json").read_text())
-    assert settings["method"] == "network" and settings["network"]["cached"] is False
+    assert settings["method"] == "network" and settings["provenance"]["network"]["cached"] is False
+
+    # stopped after 4 frames and resumed: the network now comes from the cache, the frames are the same
+    whole = [frames.read(t) for t in range(6)]
+    for t in (4, 5):
+        (tmp_path / "n_frames" / f"frame_{t:06d}.png").unlink()
+    code, _, err = run_cli(*args, "-o", out, "--resume")
+    assert code == 0, err
+    assert "from the cache" in err and "network trained" not in err
+    assert all(torch.equal(whole[t], frames.read(t)) for t in range(6))
 
     # the same clip, style and settings again: the cached network, no training, the same frames
     code, _, err = run_cli(*args, "-o", tmp_path / "again.mp4")
@@ -177,6 +209,7 @@ def test_bad_net_is_one_line_exit_2(run_cli, tmp_path, kind):
     (["--style", "{starry}", "--method", "paint"], "unknown --method 'paint'"),
     (["--style", "{starry}", "--method", "network", "--net-blend", "1.5"], "--net-blend must be in [0, 1)"),
     (["--style", "{starry}", "--method", "network", "--train-seconds", "0"], "--train-seconds must be > 0"),
+    (["--style", "{starry}", "--method", "network", "--train-iters", "0"], "--train-iters, --train-pairs and"),
     (["--style", "{starry}", "--method", "network", "--cadence", "2"], "options of --method optimize"),
     (["--style", "{starry}", "--method", "network", "--save-net", "net.txt"], "must end in one of .pt, .pth"),
 ])

@@ -9,8 +9,9 @@ Prints, each with the peak GPU memory it took (``torch.cuda.max_memory_allocated
    (the default there runs the forward passes in float16);
 3. one L-BFGS iteration of VGG-16 style transfer at 1920x1080 (random weights in the Caffe file's
    layout: the time does not depend on the values), seconds; on CUDA also in float32;
-4. the network method: training iterations/s on 1080p frame pairs, and inference frames/s at 1080p
-   in batches of 4;
+4. the network method: training iterations/s on 1080p frame pairs as ``video --method network`` trains there
+   (its batch, 512 px crops) and the time of its default iterations, and inference frames/s at 1080p in batches
+   of 4;
 5. the keyframes method (the default of ``video --style``) through the real path (``render_video``:
    flow, PatchMatch synthesis, PNG frames and MP4), samples/bunny.mp4 scaled to 1920 px wide, its 48
    frames, The Starry Night: seconds end to end with the keyframe painted (``--key-iters`` 100), then
@@ -103,31 +104,37 @@ def lbfgs_iteration(device: str, w: int, h: int, folder: Path, amp: str = "auto"
     return (time.perf_counter() - t) / 3, str(run.amp or torch.float32).replace("torch.", "")
 
 
-def network(device: str, w: int, h: int, iters: int) -> tuple[float, float]:
+def network(device: str, w: int, h: int, iters: int) -> tuple[float, float, int]:
+    """Training iterations/s as ``video --method network`` trains on this device (its batch and 512 px crops of
+    frame pairs of this size, after 3 iterations of warm-up), inference frames/s in batches of 4; and the batch."""
+    from dreamreel.animator.configs import NET_GPU_BATCH
     from dreamreel.engine import get_backbone
     from dreamreel.engine.style.network import NetTrainer, NetTrainParams, training_clip
 
     net = get_backbone("efficientnet_lite0", device=device)
     g = torch.Generator().manual_seed(0)
     pairs = [(torch.rand(1, 3, h, w, generator=g), torch.rand(1, 3, h, w, generator=g), torch.zeros(1, 2, h, w),
-              torch.ones(1, 1, h, w)) for _ in range(4)]
+              torch.ones(1, 1, h, w)) for _ in range(8)]
     style = torch.rand(1, 3, h, w, generator=g).to(device)
-    trainer = NetTrainer(net, [style], None, training_clip(pairs), NetTrainParams(iters=iters, crop=max(w, h)))
+    batch = NET_GPU_BATCH if device.startswith("cuda") else 1
+    trainer = NetTrainer(net, [style], None, training_clip(pairs), NetTrainParams(iters=3, batch=batch))
+    trainer.train()
+    trainer.params = NetTrainParams(iters=iters, batch=batch)
     sync(device)
     t = time.perf_counter()
     model = trainer.train()
     sync(device)
     train_its = iters / (time.perf_counter() - t)
-    batch = torch.rand(4, 3, h, w, device=device)
+    frames = torch.rand(4, 3, h, w, device=device)
     with torch.no_grad():
-        model.stylize(batch)  # warm-up
+        model.stylize(frames)  # warm-up
         sync(device)
         t = time.perf_counter()
         reps = 3
         for _ in range(reps):
-            model.stylize(batch)
+            model.stylize(frames)
         sync(device)
-    return train_its, 4 * reps / (time.perf_counter() - t)
+    return train_its, 4 * reps / (time.perf_counter() - t), batch
 
 
 def keyframes(device: str, w: int, frames: int, folder: Path) -> tuple[float, float]:
@@ -182,9 +189,13 @@ def main() -> None:
             print(f"VGG-16 style transfer {hd[0]}x{hd[1]}: {secs:.2f} s per L-BFGS iteration ({amp}: {ended}), "
                   f"peak {peak(dev)}", flush=True)
         reset(dev)
-        its, fps = network(dev, *hd, iters=3 if a.small else 30)
-        print(f"network {hd[0]}x{hd[1]}: training {its:.2f} iterations/s, inference {fps:.1f} frames/s "
-              f"(batches of 4), peak {peak(dev)}", flush=True)
+        its, fps, batch = network(dev, *hd, iters=3 if a.small else 40)
+        from dreamreel.animator.configs import NET_GPU_ITERS
+
+        default = (f"its default {NET_GPU_ITERS} iterations: {NET_GPU_ITERS / its:.0f} s" if dev.startswith("cuda")
+                   else "a CPU trains for a time budget")
+        print(f"network {hd[0]}x{hd[1]}: training {its:.2f} iterations/s ({batch} frame pair{'s' * (batch > 1)} each, "
+              f"512 px crops; {default}), inference {fps:.1f} frames/s (batches of 4), peak {peak(dev)}", flush=True)
         reset(dev)
         kf_w = 192 if a.small else 1920
         first, fps = keyframes(dev, kf_w, frames if a.small else 48, folder)
