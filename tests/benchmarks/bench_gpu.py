@@ -15,7 +15,12 @@ Prints, each with the peak GPU memory it took (``torch.cuda.max_memory_allocated
 5. the keyframes method (the default of ``video --style``) through the real path (``render_video``:
    flow, PatchMatch synthesis, PNG frames and MP4), samples/bunny.mp4 scaled to 1920 px wide, its 48
    frames, The Starry Night: seconds end to end with the keyframe painted (``--key-iters`` 100), then
-   again with the keyframe from the cache (the synthesis alone), frames/s.
+   again with the keyframe from the cache (the synthesis alone), frames/s;
+6. on CUDA, the 1080p zoom at cadence 1 again with cuDNN's autotuning (``cudnn.benchmark``, off in dreamreel:
+   a resumed render must pick the same kernels);
+7. the network method the same way, with its defaults on this device (its training: the flows of the pairs and
+   1000 iterations of 4 pairs on CUDA), then from the cache; a 10-second clip's time from the two (the training
+   is the same for a longer clip: at most 64 pairs).
 ``--small``: 128 px / 192x108 instead, a few frames: to see the script run, not to measure.
 Run on a quiet machine; every figure is from this one run.
 """
@@ -137,18 +142,20 @@ def network(device: str, w: int, h: int, iters: int) -> tuple[float, float, int]
     return train_its, 4 * reps / (time.perf_counter() - t), batch
 
 
-def keyframes(device: str, w: int, frames: int, folder: Path) -> tuple[float, float]:
+def clip_method(device: str, method: str, w: int, frames: int, folder: Path, **kw) -> tuple[float, float]:
+    """samples/bunny.mp4 at ``w`` px wide through ``render_video`` with ``method``, twice: its keyframe painted or
+    its network trained, then from the cache. Returns (seconds end to end the first time, frames/s the second)."""
     from dreamreel.animator.config_parts import Backend, ClipSpec, Outputs, StyleSpec
     from dreamreel.animator.configs import VideoConfig
     from dreamreel.animator.video import render_video
 
-    os.environ["DREAMREEL_CACHE"] = str(folder / "cache")
+    os.environ["DREAMREEL_CACHE"] = str(folder / f"cache_{method}")
     times = []
-    for run in ("painted", "cached"):  # the keyframe painted, then taken from the cache
+    for run in ("first", "cached"):
         cfg = VideoConfig(clip=ClipSpec(str(REPO / "samples" / "bunny.mp4"), width=w, max_frames=frames),
-                          style_spec=StyleSpec((str(REPO / "samples" / "starry_night.jpg"),)), method="keyframes",
-                          key_iters=5 if w < 1000 else 100, backend=Backend(device=device),
-                          outputs=Outputs(mp4=str(folder / f"k_{run}.mp4")))
+                          style_spec=StyleSpec((str(REPO / "samples" / "starry_night.jpg"),)), method=method,
+                          backend=Backend(device=device), outputs=Outputs(mp4=str(folder / f"{method}_{run}.mp4")),
+                          **kw)
         t = time.perf_counter()
         res = render_video(cfg)
         sync(device)
@@ -197,11 +204,28 @@ def main() -> None:
         print(f"network {hd[0]}x{hd[1]}: training {its:.2f} iterations/s ({batch} frame pair{'s' * (batch > 1)} each, "
               f"512 px crops; {default}), inference {fps:.1f} frames/s (batches of 4), peak {peak(dev)}", flush=True)
         reset(dev)
-        kf_w = 192 if a.small else 1920
-        first, fps = keyframes(dev, kf_w, frames if a.small else 48, folder)
-        print(f"keyframes method, samples/bunny.mp4 at {kf_w} px wide: {first:.1f} s end to end with its keyframe "
-              f"painted, {fps:.1f} frames/s from the cached keyframe, peak {peak(dev)}", flush=True)
-
+        clip_w = 192 if a.small else 1920
+        clip_frames = frames if a.small else 48
+        first, fps = clip_method(dev, "keyframes", clip_w, clip_frames, folder, key_iters=5 if a.small else 100)
+        print(f"keyframes method, samples/bunny.mp4 at {clip_w} px wide, {clip_frames} frames: {first:.1f} s end to "
+              f"end with its keyframe painted, {fps:.1f} frames/s from the cached keyframe, peak {peak(dev)}",
+              flush=True)
+        if dev.startswith("cuda"):  # cuDNN's autotuning (off by default: it may pick other kernels in another
+            reset(dev)              # process, and a resumed render must give the same frames): what it would gain
+            torch.backends.cudnn.benchmark = True
+            try:
+                fps = zoom_fps(dev, *hd, 1, frames, folder)
+            finally:
+                torch.backends.cudnn.benchmark = False
+            print(f"zoom {hd[0]}x{hd[1]} cadence 1 with cuDNN autotuning: {fps:.2f} frames/s, peak {peak(dev)}",
+                  flush=True)
+        # the network method last (its default training is the longest figure here): its defaults on this device
+        reset(dev)
+        first, fps = clip_method(dev, "network", clip_w, clip_frames, folder,
+                                 **({"train_iters": 3, "train_pairs": 2} if a.small else {}))
+        print(f"network method, samples/bunny.mp4 at {clip_w} px wide, {clip_frames} frames: {first:.1f} s end to end "
+              f"with its network trained (the defaults), {fps:.1f} frames/s with it from the cache; a 10-second clip "
+              f"(240 frames) about {first + (240 - clip_frames) / fps:.0f} s, peak {peak(dev)}", flush=True)
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
