@@ -16,9 +16,9 @@ import torch
 
 from ..engine.flow import flow_pair, warp
 from ..engine.style import StyleParams, StyleTransfer, style_targets
-from ..engine.style.network import (VERSION, NetTrainer, NetTrainParams, StyleNet, StyleNetError, load_style_net,
-                                    training_clip)
-from .configs import NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, VideoConfig
+from ..engine.style.network import (VERSION, NetArch, NetTrainer, NetTrainParams, StyleNet, StyleNetError,
+                                    load_style_net, training_clip)
+from .configs import NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, NET_GPU_UPSAMPLING, VideoConfig
 from .errors import UserError, require_file
 from .keystyle import cache_root, file_key, keyframes_at, sha256_of
 from .media import ClipReader
@@ -66,13 +66,15 @@ def training_seconds(frames: int) -> float:
 
 def train_params(cfg: VideoConfig, frames: int, device: torch.device) -> NetTrainParams:
     """What the network trains with: on a CUDA GPU ``NET_GPU_ITERS`` iterations of ``NET_GPU_BATCH`` frame pairs, no
-    time budget (the same network on any GPU); elsewhere one pair an iteration for ``training_seconds`` (at most
-    ``NET_CPU_ITERS`` iterations). ``--train-seconds`` and ``--train-iters`` bound either."""
+    time budget (the same network on any GPU), with ``NET_GPU_UPSAMPLING``; elsewhere one pair an iteration for
+    ``training_seconds`` (at most ``NET_CPU_ITERS`` iterations). ``--train-seconds`` and ``--train-iters`` bound
+    either."""
     gpu = device.type == "cuda"
     seconds = cfg.train_seconds if cfg.train_seconds is not None or gpu else training_seconds(frames)
     iters = cfg.train_iters if cfg.train_iters is not None else NET_GPU_ITERS if gpu else NET_CPU_ITERS
     return NetTrainParams(iters=iters, seconds=seconds, batch=NET_GPU_BATCH if gpu else 1, seed=cfg.backend.seed,
-                          temporal_weight=cfg.net_temporal_weight)
+                          temporal_weight=cfg.net_temporal_weight,
+                          arch=NetArch(up=NET_GPU_UPSAMPLING) if gpu else NetArch())
 
 
 def _pairs_at(n_frames: int, most: int) -> list[int]:

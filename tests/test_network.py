@@ -13,7 +13,8 @@ from dreamreel.animator.media import ClipReader, FrameDir, open_clip, read_image
 from dreamreel.animator.netstyle import NetworkStyleMode, read_net, save_net, train_params
 from dreamreel.animator.errors import UserError
 from dreamreel.engine.flow import flow_pair, warping_error
-from dreamreel.engine.style.network import NetTrainer, NetTrainParams, StyleNet, training_clip
+from dreamreel.engine.style.network import (NetArch, NetTrainer, NetTrainParams, StyleNet, StyleNetError,
+                                            training_clip)
 
 STYLE = None
 
@@ -48,9 +49,10 @@ def train(lite0, frames, iters: int, **kw) -> NetTrainer:
     return trainer
 
 
-def test_training_loss_falls(lite0):
+@pytest.mark.parametrize("up", ["nearest", "bilinear"])  # the CPU's network, and the GPU's
+def test_training_loss_falls(lite0, up):
     frames = moving_pattern()
-    trainer = train(lite0, frames, 24, temporal_weight=0.0)
+    trainer = train(lite0, frames, 24, temporal_weight=0.0, arch=NetArch(up=up))
     losses = torch.stack(trainer.history)
     assert float(losses[-6:].mean()) < 0.8 * float(losses[:3].mean())
     # and the trained network changed the pictures (the untrained one returns its input)
@@ -82,9 +84,10 @@ def test_temporal_loss_lowers_warping_error(lite0):
     assert errors[200.0] < 0.8 * errors[0.0], errors
 
 
-def test_saved_network_reloads_and_gives_identical_frames(tmp_path):
+@pytest.mark.parametrize("up", ["nearest", "bilinear"])
+def test_saved_network_reloads_and_gives_identical_frames(tmp_path, up):
     torch.manual_seed(3)
-    net = StyleNet().eval()
+    net = StyleNet(NetArch(up=up)).eval()
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -92,9 +95,19 @@ def test_saved_network_reloads_and_gives_identical_frames(tmp_path):
     save_net(net, {"style": "starry"}, str(path))
     again, settings = read_net(str(path), "cpu")
     x = load(TUBINGEN, 96)
-    assert settings == {"style": "starry"}
+    assert settings == {"style": "starry"} and again.arch.up == up
     assert torch.equal(net.stylize(x), again.stylize(x))
     assert not torch.equal(net.stylize(x), x.clamp(0, 1))
+
+
+def test_a_network_file_without_its_upsampling_is_read_as_nearest():
+    """Files written before the upsampling was a choice (all nearest) still load as they rendered."""
+    state = StyleNet().state()
+    arch = json.loads(state["arch"])
+    assert arch.pop("up") == "nearest"
+    assert NetArch.from_dict(arch).up == "nearest"
+    with pytest.raises(StyleNetError, match="bad network shape"):
+        NetArch.from_dict({**arch, "up": "bicubic"})
 
 
 def test_network_mode_batches_give_the_frames_of_one_at_a_time():
@@ -117,7 +130,8 @@ def test_training_is_sized_by_the_device_and_bounded_by_the_options(device):
     """A CPU trains one pair an iteration for its time budget; a CUDA GPU a batch of pairs for a number of
     iterations with no time budget (the same network on any GPU); --train-iters and --train-seconds bound either."""
     from dreamreel.animator.config_parts import ClipSpec, Outputs, StyleSpec
-    from dreamreel.animator.configs import NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, VideoConfig
+    from dreamreel.animator.configs import (NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, NET_GPU_UPSAMPLING,
+                                            VideoConfig)
 
     def params(**kw):
         cfg = VideoConfig(clip=ClipSpec(str(CLIP)), outputs=Outputs(mp4="o.mp4"), style_spec=StyleSpec((STARRY,)),
@@ -127,10 +141,11 @@ def test_training_is_sized_by_the_device_and_bounded_by_the_options(device):
 
     p = params()
     if device == "cpu":
-        assert (p.iters, p.seconds, p.batch) == (NET_CPU_ITERS, 120.0, 1)
+        assert (p.iters, p.seconds, p.batch, p.arch) == (NET_CPU_ITERS, 120.0, 1, NetArch())
         assert params().as_dict() == params(train_iters=NET_CPU_ITERS).as_dict()  # the cache's key as before
     else:
         assert (p.iters, p.seconds, p.batch) == (NET_GPU_ITERS, None, NET_GPU_BATCH) and NET_GPU_BATCH > 1
+        assert p.arch == NetArch(up=NET_GPU_UPSAMPLING)
     p = params(train_iters=7, train_seconds=5.0)
     assert (p.iters, p.seconds) == (7, 5.0)
 
