@@ -142,7 +142,7 @@ def test_training_is_sized_by_the_device_and_bounded_by_the_options(device):
     p = params()
     if device == "cpu":
         assert (p.iters, p.seconds, p.batch, p.arch) == (NET_CPU_ITERS, 120.0, 1, NetArch())
-        assert params().as_dict() == params(train_iters=NET_CPU_ITERS).as_dict()  # the cache's key as before
+        assert params().as_dict() == params(train_iters=NET_CPU_ITERS).as_dict()  # what --train-iters 3000 asked before
     else:
         assert (p.iters, p.seconds, p.batch) == (NET_GPU_ITERS, None, NET_GPU_BATCH) and NET_GPU_BATCH > 1
         assert p.arch == NetArch(up=NET_GPU_UPSAMPLING)

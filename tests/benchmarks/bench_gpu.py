@@ -109,22 +109,29 @@ def lbfgs_iteration(device: str, w: int, h: int, folder: Path, amp: str = "auto"
     return (time.perf_counter() - t) / 3, str(run.amp or torch.float32).replace("torch.", "")
 
 
-def network(device: str, w: int, h: int, iters: int) -> tuple[float, float, int]:
-    """Training iterations/s as ``video --method network`` trains on this device (its batch and 512 px crops of
-    frame pairs of this size, after 3 iterations of warm-up), inference frames/s in batches of 4; and the batch."""
-    from dreamreel.animator.configs import NET_GPU_BATCH
-    from dreamreel.engine import get_backbone
-    from dreamreel.engine.style.network import NetTrainer, NetTrainParams, training_clip
+def network(device: str, w: int, h: int, iters: int):
+    """Training iterations/s as ``video --method network`` trains on this device (``netstyle.train_params``: its
+    batch, crops, upsampling; after 3 iterations of warm-up) on frame pairs of this size, inference frames/s in
+    batches of 4; and the training's parameters there."""
+    from dataclasses import replace
 
+    from dreamreel.animator.config_parts import ClipSpec, Outputs, StyleSpec
+    from dreamreel.animator.configs import VideoConfig
+    from dreamreel.animator.netstyle import train_params
+    from dreamreel.engine import get_backbone
+    from dreamreel.engine.style.network import NetTrainer, training_clip
+
+    cfg = VideoConfig(clip=ClipSpec(str(REPO / "samples" / "bunny.mp4")), outputs=Outputs(mp4="unused.mp4"),
+                      style_spec=StyleSpec((str(REPO / "samples" / "starry_night.jpg"),)), method="network")
+    params = train_params(cfg, 240, torch.device(device))
     net = get_backbone("efficientnet_lite0", device=device)
     g = torch.Generator().manual_seed(0)
     pairs = [(torch.rand(1, 3, h, w, generator=g), torch.rand(1, 3, h, w, generator=g), torch.zeros(1, 2, h, w),
               torch.ones(1, 1, h, w)) for _ in range(8)]
     style = torch.rand(1, 3, h, w, generator=g).to(device)
-    batch = NET_GPU_BATCH if device.startswith("cuda") else 1
-    trainer = NetTrainer(net, [style], None, training_clip(pairs), NetTrainParams(iters=3, batch=batch))
+    trainer = NetTrainer(net, [style], None, training_clip(pairs), replace(params, iters=3, seconds=None))
     trainer.train()
-    trainer.params = NetTrainParams(iters=iters, batch=batch)
+    trainer.params = replace(params, iters=iters, seconds=None)
     sync(device)
     t = time.perf_counter()
     model = trainer.train()
@@ -139,7 +146,7 @@ def network(device: str, w: int, h: int, iters: int) -> tuple[float, float, int]
         for _ in range(reps):
             model.stylize(frames)
         sync(device)
-    return train_its, 4 * reps / (time.perf_counter() - t), batch
+    return train_its, 4 * reps / (time.perf_counter() - t), params
 
 
 def clip_method(device: str, method: str, w: int, frames: int, folder: Path, **kw) -> tuple[float, float]:
@@ -196,13 +203,12 @@ def main() -> None:
             print(f"VGG-16 style transfer {hd[0]}x{hd[1]}: {secs:.2f} s per L-BFGS iteration ({amp}: {ended}), "
                   f"peak {peak(dev)}", flush=True)
         reset(dev)
-        its, fps, batch = network(dev, *hd, iters=3 if a.small else 40)
-        from dreamreel.animator.configs import NET_GPU_ITERS
-
-        default = (f"its default {NET_GPU_ITERS} iterations: {NET_GPU_ITERS / its:.0f} s" if dev.startswith("cuda")
-                   else "a CPU trains for a time budget")
-        print(f"network {hd[0]}x{hd[1]}: training {its:.2f} iterations/s ({batch} frame pair{'s' * (batch > 1)} each, "
-              f"512 px crops; {default}), inference {fps:.1f} frames/s (batches of 4), peak {peak(dev)}", flush=True)
+        its, fps, p = network(dev, *hd, iters=3 if a.small else 40)
+        default = (f"its default {p.iters} iterations: {p.iters / its:.0f} s" if p.seconds is None
+                   else f"a {p.seconds:.0f} s budget for a 10-second clip")
+        print(f"network {hd[0]}x{hd[1]}: training {its:.2f} iterations/s ({p.batch} frame pair{'s' * (p.batch > 1)} "
+              f"each, {p.crop} px crops, {p.arch.up} upsampling; {default}), inference {fps:.1f} frames/s (batches "
+              f"of 4), peak {peak(dev)}", flush=True)
         reset(dev)
         clip_w = 192 if a.small else 1920
         clip_frames = frames if a.small else 48
@@ -226,6 +232,7 @@ def main() -> None:
         print(f"network method, samples/bunny.mp4 at {clip_w} px wide, {clip_frames} frames: {first:.1f} s end to end "
               f"with its network trained (the defaults), {fps:.1f} frames/s with it from the cache; a 10-second clip "
               f"(240 frames) about {first + (240 - clip_frames) / fps:.0f} s, peak {peak(dev)}", flush=True)
+
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
