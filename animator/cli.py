@@ -14,9 +14,9 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from .commands import app
+from .front.commands import app
 from .errors import RenderInterrupted, UserError
-from .options import arrange
+from .front.options import arrange
 from .progress import console
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -29,10 +29,10 @@ def batch(
     retries: int = typer.Option(1, help="Times a crashed job is run again."),
 ) -> None:
     """Run a list of renders as Ray tasks; finished jobs are skipped. Exit code 1 if any job failed."""
-    from .cluster import require_ray
+    from .cluster.ray_tasks import require_ray
 
     require_ray()
-    from .batch import run_batch
+    from .front.batch import run_batch
 
     raise typer.Exit(run_batch(jobs, address=address, retries=retries))
 
@@ -55,7 +55,7 @@ def studio(
         from .media.atomic import check_folder_writable
 
         check_folder_writable(workdir, "the studio's folder")
-    from .studio import serve
+    from .front.studio import serve
 
     serve(host=host, port=port, workdir=workdir)
 

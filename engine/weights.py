@@ -19,19 +19,12 @@ import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from . import lite0
-
-if TYPE_CHECKING:
-    from .backbones import ModelSpec
-
-
-class BackboneError(ValueError):
-    """A user-facing problem with a model name, a layer name or a weights file (one line)."""
+from .specs import BackboneError, ModelSpec
 
 
 class WeightsUnavailable(BackboneError):

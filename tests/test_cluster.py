@@ -18,11 +18,11 @@ import pytest
 import torch
 from conftest import BUNNY, CLIP, REPO, STARRY, TUBINGEN
 
-from dreamreel.animator import batch
+from dreamreel.animator.front import batch
 from dreamreel.animator.errors import UserError
 from dreamreel.animator.media import ClipReader, FrameDir, open_clip
 from dreamreel.animator.media.ffmpeg import count_video_packets, probe_video
-from dreamreel.animator.split import plan_ranges
+from dreamreel.animator.cluster.split import plan_ranges
 
 INSTALL = 'pip install "dreamreel[cluster]"'
 
@@ -53,16 +53,16 @@ def test_batch_without_ray_says_how_to_install(tmp_path):
 
 
 def test_only_cluster_imports_ray():
-    """The core never imports Ray: only animator/cluster.py names it, inside functions."""
+    """The core never imports Ray: only animator/cluster/ray_tasks.py names it, inside functions."""
     for path in [*REPO.glob("animator/**/*.py"), *REPO.glob("engine/**/*.py")]:
         text = path.read_text()
         imports = re.findall(r"^([ \t]*)(?:import ray\b|from ray\b)", text, flags=re.M)
-        if path.name == "cluster.py":
-            assert imports and all(indent for indent in imports), "cluster.py imports ray at module level"
+        if path.name == "ray_tasks.py":
+            assert imports and all(indent for indent in imports), "ray_tasks.py imports ray at module level"
         else:
             assert not imports, f"{path} imports ray"
-    code = ("import sys, dreamreel.animator.cli, dreamreel.animator.batch, dreamreel.animator.split, "
-            "dreamreel.animator.cluster; assert 'ray' not in sys.modules")
+    code = ("import sys, dreamreel.animator.cli, dreamreel.animator.front.batch, dreamreel.animator.cluster.split, "
+            "dreamreel.animator.cluster.ray_tasks; assert 'ray' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
@@ -227,7 +227,7 @@ steps = 1
 
 def one_process(factory, info, folder: Path, threads: int = 1) -> list[torch.Tensor]:
     """The frames of ``factory``'s mode over the whole clip, rendered in this process."""
-    from dreamreel.animator.scheduler import FrameScheduler, Sinks
+    from dreamreel.animator.frameloop.scheduler import FrameScheduler, Sinks
 
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -241,8 +241,8 @@ def one_process(factory, info, folder: Path, threads: int = 1) -> list[torch.Ten
 
 
 def split_run(tmp_path: Path, args: list[str], factory=None, workers: int = 2, retries: int = 2) -> dict:
-    from dreamreel.animator.configs import VideoConfig, build
-    from dreamreel.animator.split import render_video_split
+    from dreamreel.animator.request.configs import VideoConfig, build
+    from dreamreel.animator.cluster.split import render_video_split
 
     values = dict(path=str(args[0]), mp4=str(tmp_path / "split.mp4"), **args[1])
     cfg = build(VideoConfig, values)
@@ -282,7 +282,7 @@ def test_a_worker_killed_mid_range_has_its_range_redone(tmp_path, ray_local):
 
 def test_a_video_dream_split_over_2_workers_has_every_frame_and_crossfaded_seams(tmp_path, ray_local):
     """The video dream is recurrent: ranges overlap by 4 frames, cross-faded; same frame count as one process."""
-    from dreamreel.animator.split import fade_weight
+    from dreamreel.animator.cluster.split import fade_weight
 
     res = split_run(tmp_path, [BUNNY, dict(width=64, max_frames=24, dream_clip=True, steps=1, octaves=1,
                                            refine_steps=1)])
@@ -306,8 +306,8 @@ def test_a_job_asking_for_more_than_any_node_has_stops_the_batch_before_it_start
 
 def test_a_video_dream_of_independent_frames_split_over_2_workers_equals_one_process(tmp_path, ray_local):
     """--carry none: no overlap; the frames (each dreamed with its own frame's seed) are a one-process run's."""
-    from dreamreel.animator.configs import VideoConfig, build
-    from dreamreel.animator.video import render_video
+    from dreamreel.animator.request.configs import VideoConfig, build
+    from dreamreel.animator.clips.video import render_video
 
     dream = dict(width=64, max_frames=12, dream_clip=True, steps=1, octaves=1, carry="none", seed=3)
     res = split_run(tmp_path, [CLIP, dream])
@@ -329,8 +329,8 @@ def test_the_network_method_split_over_2_workers_equals_one_process_bit_for_bit(
     workers; ranges start at multiples of --net-batch (the batches one process computes) and, with
     --net-blend, render the batch before their own to prime frame t-1's output. Then the same with
     --net. Every frame equals a one-process run's (1 torch thread, as each worker)."""
-    from dreamreel.animator.configs import VideoConfig, build
-    from dreamreel.animator.video import render_video
+    from dreamreel.animator.request.configs import VideoConfig, build
+    from dreamreel.animator.clips.video import render_video
 
     net = tmp_path / "net.pt"
     common = ["--width", 64, "--max-frames", 14, "--net-batch", 3, "--workers", 2, "--no-net-cache"]
@@ -368,7 +368,7 @@ def test_the_network_method_split_over_2_workers_equals_one_process_bit_for_bit(
 def test_a_network_range_resumed_at_a_batch_start_with_the_blend_gives_the_same_frames():
     """A range redone after its worker died resumes at its first missing frame; at a batch's first
     frame, --net-blend still needs the previous batch (computed before this one, while the reader keeps it)."""
-    from dreamreel.animator.netstyle import NetworkStyleMode
+    from dreamreel.animator.clips.network import NetworkStyleMode
     from dreamreel.engine.style.network import StyleNet
 
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""Tests for dreamreel.animator.color (colour coherence by histogram matching)."""
+"""Tests for dreamreel.animator.frameloop.color (colour coherence by histogram matching)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dreamreel.animator.color import COLOR_MODES, ColorMatcher, match_color
+from dreamreel.animator.frameloop.color import COLOR_MODES, ColorMatcher, match_color
 
 
 def textured(h: int, w: int, seed: int) -> torch.Tensor:

@@ -209,7 +209,7 @@ def test_a_zoom_warp_on_a_cuda_frame_makes_no_host_sync():
 def test_colour_coherence_on_a_cuda_frame_stays_there_without_a_host_sync():
     """A zoom's colour match on a GPU frame runs in torch on the GPU (tests/test_color.py compares the two paths
     on the CPU); here it runs under CUDA's sync debug mode and agrees with the CPU's numpy path."""
-    from dreamreel.animator.color import ColorMatcher
+    from dreamreel.animator.frameloop.color import ColorMatcher
 
     g = torch.Generator().manual_seed(0)
     ref = torch.nn.functional.interpolate(torch.rand(1, 3, 20, 24, generator=g), size=(160, 192), mode="bicubic")

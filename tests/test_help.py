@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dreamreel.animator.options import PANELS
+from dreamreel.animator.front.options import PANELS
 
 from helpers.help_rows import help_rows
 
@@ -57,7 +57,7 @@ def test_the_studio_without_its_extra_is_one_line():
 
 def test_the_commands_module_does_not_import_batch_or_the_cli():
     """One description of the options (commands.py), read by the CLI, batch and the studio: no import circle."""
-    code = ("import sys; import dreamreel.animator.commands, dreamreel.animator.batch\n"
+    code = ("import sys; import dreamreel.animator.front.commands, dreamreel.animator.front.batch\n"
             "print(sorted(m for m in sys.modules if m in ('dreamreel.animator.cli', 'gradio')))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dreamreel.animator.configs import Backend, ClipSpec, DreamConfig, Outputs, Picture, StyleSpec, VideoConfig, build
+from dreamreel.animator.request.configs import Backend, ClipSpec, DreamConfig, Outputs, Picture, StyleSpec, VideoConfig, build
 from dreamreel.animator.errors import UserError
 
 from conftest import CLIP
@@ -21,7 +21,7 @@ def _python(code: str, env: dict | None = None) -> str:
 
 
 def test_the_command_line_and_configs_import_without_torch():
-    code = ("import sys; import dreamreel.animator.cli, dreamreel.animator.configs, dreamreel.engine; "
+    code = ("import sys; import dreamreel.animator.cli, dreamreel.animator.request.configs, dreamreel.engine; "
             "print(sorted(m for m in ('torch', 'cv2', 'numpy', 'torchvision') if m in sys.modules))")
     assert _python(code) == "[]"
 
@@ -86,3 +86,17 @@ def test_a_lite0_dream_does_not_load_torchvisions_model_zoo(tmp_path):
             f"try:\n    main(['dream', 'noise', '-o', r'{tmp_path / 'd.png'}', '--size', '64', '--steps', '1'])\n"
             "except SystemExit as e:\n    print(e.code, 'torchvision.models' in sys.modules)\n")
     assert _python(code) == "0 False"
+
+
+def test_samples_hold_inputs_and_the_studio_offers_only_them():
+    """samples/ is what a user may dream or stylise; README's pictures live in docs/gallery/ and are not offered."""
+    from conftest import REPO
+
+    pytest.importorskip("gradio", reason="the studio extra is not installed: pip install '.[studio]'")
+    from dreamreel.animator.front.studio import samples
+
+    gallery = {p.name for p in (REPO / "docs" / "gallery").iterdir()}
+    pictures, clips = samples("picture"), samples("clip")
+    assert {"figures.jpg", "starry_night.jpg", "chelsea.png"} <= set(pictures) and clips == ["bunny.mp4"]
+    assert gallery and not gallery & set(pictures + clips)
+    assert {"zoom_strip.png", "studio.png", "clipstyle_sheet.png"} <= gallery

@@ -32,7 +32,7 @@ from dreamreel.animator.media import ClipReader, open_clip
 from dreamreel.animator.media import images
 from dreamreel.animator.media.ffmpeg import probe_video, run_ffmpeg
 from dreamreel.animator.media.images import decode_image, read_image
-from dreamreel.animator.schedule import ScheduleError, parse_schedule
+from dreamreel.animator.request.schedule import ScheduleError, parse_schedule
 from dreamreel.engine.backbones import BackboneError
 from dreamreel.engine.objectives import Objective, as_objective, parse_layers
 
@@ -204,7 +204,7 @@ def test_a_preset_of_the_wrong_kind_is_one_line(run_cli, tmp_path, body, words):
 
 
 def test_a_preset_number_where_a_schedule_goes_is_fine(tmp_path):
-    from dreamreel.animator.configs import zoom_config
+    from dreamreel.animator.request.configs import zoom_config
 
     preset = tmp_path / "mine.toml"
     preset.write_text('zoom = 3\nclass = 207\nchannels = 12\nlayers = "block6"\n')

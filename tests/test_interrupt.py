@@ -19,7 +19,7 @@ import torch
 
 from dreamreel.animator.media import FrameDir
 from dreamreel.animator.media.ffmpeg import probe_video
-from dreamreel.animator.scheduler import CrossFade, FrameScheduler, Sinks, Source
+from dreamreel.animator.frameloop.scheduler import CrossFade, FrameScheduler, Sinks, Source
 
 from conftest import CLIP, SAMPLES, STARRY
 from helpers.gif_parse import gif_info
@@ -185,7 +185,7 @@ class Fade(CrossFade):
 def test_ctrl_c_inside_the_mp4_writer_and_again_while_finishing(tmp_path, monkeypatch):
     """Ctrl-C while a frame goes into ffmpeg kills that writer: the MP4 is made again from the frames on
     disk. A second Ctrl-C while the outputs are finished skips the rest (here: the GIF)."""
-    from dreamreel.animator import scheduler
+    from dreamreel.animator.frameloop import scheduler
     from dreamreel.animator.errors import RenderInterrupted
     from dreamreel.animator.media import ffmpeg
 
@@ -215,7 +215,7 @@ def test_the_studios_stop_interrupts_a_render_even_when_sigint_was_ignored(tmp_p
     """``nohup dreamreel studio &`` from a script starts the studio with SIGINT ignored, which its render processes
     inherit; Stop (a SIGINT to the render) still stops the render as Ctrl-C does: exit 130, the frames so far kept."""
     pytest.importorskip("gradio", reason="the studio extra is not installed: pip install '.[studio]'")
-    from dreamreel.animator.studio import Render
+    from dreamreel.animator.front.studio import Render
 
     out = tmp_path / "out.mp4"
     argv = ["zoom", str(FIG), "--frames", "400", "--size", "64", "--steps", "0:(1)", "--octaves", "0:(1)",

@@ -2,7 +2,7 @@
 import pytest
 
 from dreamreel.animator.media import FrameDir
-from dreamreel.animator.objective_schedule import ObjectiveScheduleError, parse_objective_schedule
+from dreamreel.animator.request.objective_schedule import ObjectiveScheduleError, parse_objective_schedule
 
 from conftest import SAMPLES
 
@@ -34,7 +34,7 @@ def test_bad_schedules_say_where(text, position):
 
 
 def test_objectives_switch_at_the_keyframes_and_blend_between(lite0):
-    from dreamreel.animator.resolve import scheduled_objective
+    from dreamreel.animator.request.resolve import scheduled_objective
 
     at = scheduled_objective(lite0, parse_objective_schedule("0: block3, 10: block9:5, 20: random:block6", fade=4,
                                                              reseed=7), seed=1)
@@ -86,8 +86,8 @@ def test_preview_is_every_4th_frame_at_half_size(run_cli, tmp_path):
 def test_preview_motion_is_the_renders_motion_over_4_frames():
     import numpy as np
 
-    from dreamreel.animator.schedule import parse_schedule as s
-    from dreamreel.animator.zoom import Motion
+    from dreamreel.animator.request.schedule import parse_schedule as s
+    from dreamreel.animator.modes.zoom import Motion
 
     sched = [s("0:(1.03), 8:(1.1)"), s("0:(2)"), s("0:(3)"), s("0:(-1)"), s("0.4"), s("0.5")]
     full, preview = Motion(*sched, n_frames=12), Motion(*sched, n_frames=12, stride=4, px=0.5)

@@ -1,5 +1,5 @@
 """The keyframes method of ``video --style`` (``--method keyframes``): keyframes painted by the optimisation, every
-frame synthesised from their patches along the flow (engine/style/synth.py, animator/keystyle.py)."""
+frame synthesised from their patches along the flow (engine/style/synth.py, animator/clips/keyframes.py)."""
 from __future__ import annotations
 
 import json
@@ -100,7 +100,7 @@ def _pan_mode(tmp_path, step: int, n: int, first: int, strokes_per_key: bool = F
     paints a keyframe as the scene's painting there (``_painted`` of the whole scene, cropped; with
     ``strokes_per_key`` each keyframe's strokes are its own). Returns the mode, the painting seen at each frame
     (as keyframe t would paint it: ``painting(t, k)``) and the frames painted."""
-    from dreamreel.animator.keystyle import KeyframeStyleMode
+    from dreamreel.animator.clips.keyframes import KeyframeStyleMode
     from dreamreel.animator.media import Mp4Writer
 
     big = _scene(64, 96 + step * (n - 1), seed=11)
@@ -194,7 +194,7 @@ def test_a_frame_rendered_between_pixels_keeps_the_keyframes_fine_texture():
 def test_the_detail_restoration_is_kept_only_where_the_backbone_says_it_keeps_the_style():
     """``choose_detail`` renders the first keyframe moved a quarter pixel with and without the restoration and
     keeps the one whose style loss (the method's own backbone) is lower: both answers occur, by the style."""
-    from dreamreel.animator.keystyle import DETAIL_PROBE, choose_detail
+    from dreamreel.animator.clips.keyframes import DETAIL_PROBE, choose_detail
     from dreamreel.engine import get_backbone
     from dreamreel.engine.style import judge
 
@@ -238,7 +238,7 @@ class _Curve:
     (lambda i: 100 * 0.99 ** i, 200),  # still falling at twice --key-iters
 ])
 def test_a_keyframe_still_converging_is_painted_on_up_to_twice_its_iterations(loss, stop):
-    from dreamreel.animator.keystyle import paint_on
+    from dreamreel.animator.clips.keyframes import paint_on
 
     st = _Curve(loss)
     st.run(100)
@@ -324,7 +324,7 @@ def test_ctrl_c_during_network_training_keeps_what_it_learned(run_cli, tmp_path,
     assert "training stopped after 3 iterations" in err
     assert FrameDir(tmp_path / "n_frames").count_complete() == 4
     assert saved.exists() and not list((tmp_path / "cache").rglob("*.pt"))
-    from dreamreel.animator.netstyle import read_net
+    from dreamreel.animator.request.resolve import read_net
 
     net, _ = read_net(str(saved), "cpu")
     assert float(net.out.weight.detach().abs().sum()) > 0  # it learned (the untrained network's last layer is zero)

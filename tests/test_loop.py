@@ -15,10 +15,10 @@ import torch
 
 from dreamreel.animator.media import ClipReader, FrameDir, open_clip
 from dreamreel.animator.media.ffmpeg import probe_video
-from dreamreel.animator.metrics import loop_steps
-from dreamreel.animator.loop import Loop
-from dreamreel.animator.schedule import parse_schedule
-from dreamreel.animator.zoom import Motion
+from dreamreel.animator.frameloop.metrics import loop_steps
+from dreamreel.animator.frameloop.loop import Loop
+from dreamreel.animator.request.schedule import parse_schedule
+from dreamreel.animator.modes.zoom import Motion
 from dreamreel.engine.warp import warp_affine
 
 from conftest import BUNNY, SAMPLES

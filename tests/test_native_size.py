@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from PIL import Image
 
 from dreamreel.animator.media import ClipReader, FrameDir, open_clip, read_image
-from dreamreel.animator.netstyle import save_net
+from dreamreel.animator.clips.network import save_net
 from dreamreel.engine.style.network import StyleNet
 from dreamreel.engine.style.transfer import StyleParams, StyleTransfer
 

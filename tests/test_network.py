@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from conftest import CLIP, STARRY, TUBINGEN, load
 from dreamreel.animator.media import ClipReader, FrameDir, open_clip, read_image
-from dreamreel.animator.netstyle import NetworkStyleMode, read_net, save_net, train_params
+from dreamreel.animator.clips.network import NetworkStyleMode, save_net, train_params
+from dreamreel.animator.request.resolve import read_net
 from dreamreel.animator.errors import UserError
 from dreamreel.engine.flow import flow_pair, warping_error
 from dreamreel.engine.style.network import (NetArch, NetTrainer, NetTrainParams, StyleNet, StyleNetError,
@@ -129,8 +130,8 @@ def test_network_mode_batches_give_the_frames_of_one_at_a_time():
 def test_training_is_sized_by_the_device_and_bounded_by_the_options(device):
     """A CPU trains one pair an iteration for its time budget; a CUDA GPU a batch of pairs for a number of
     iterations with no time budget (the same network on any GPU); --train-iters and --train-seconds bound either."""
-    from dreamreel.animator.config_parts import ClipSpec, Outputs, StyleSpec
-    from dreamreel.animator.configs import (NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, NET_GPU_UPSAMPLING,
+    from dreamreel.animator.request.config_parts import ClipSpec, Outputs, StyleSpec
+    from dreamreel.animator.request.configs import (NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, NET_GPU_UPSAMPLING,
                                             VideoConfig)
 
     def params(**kw):

@@ -9,10 +9,12 @@ import os
 import pytest
 import torch
 
-from dreamreel.animator import scheduler, video, zoom
+from dreamreel.animator.frameloop import scheduler
+from dreamreel.animator.clips import dream, optimize
+from dreamreel.animator.modes import zoom
 from dreamreel.animator.media import FrameDir, atomic
 from dreamreel.animator.media.ffmpeg import probe_video
-from dreamreel.animator.scheduler import CrossFade, FrameScheduler, Sinks, Source
+from dreamreel.animator.frameloop.scheduler import CrossFade, FrameScheduler, Sinks, Source
 
 from conftest import CLIP, SAMPLES, STARRY
 
@@ -211,14 +213,14 @@ def test_nan_in_a_video_style_step_never_writes_a_black_frame(run_cli, tmp_path,
         return out + float("inf") if self.temporal is not None and run.frame1 else out
 
     run.frame1 = False
-    real_step = video.VideoStyleMode.step
+    real_step = optimize.VideoStyleMode.step
 
     def step(self, t, source, seed, lr_scale=1.0):
         run.frame1 = t == 1
         return real_step(self, t, source, seed, lr_scale)
 
     monkeypatch.setattr(StyleTransfer, "run", run)
-    monkeypatch.setattr(video.VideoStyleMode, "step", step)
+    monkeypatch.setattr(optimize.VideoStyleMode, "step", step)
     code, _, err = run_cli("video", CLIP, "--style", STARRY, "-o", tmp_path / "s.mp4", "--width", 64,
                            "--max-frames", 3, "--method", "optimize", "--iters-first", 3, "--iters", 2)
     assert code == 0, err
@@ -229,7 +231,7 @@ def test_nan_in_a_video_style_step_never_writes_a_black_frame(run_cli, tmp_path,
 
 
 def test_nan_in_a_still_dream_is_retried_then_refused_in_one_line(run_cli, tmp_path, monkeypatch):
-    from dreamreel.animator import still
+    from dreamreel.animator.modes import still
 
     real = still.dream
     monkeypatch.setattr(still, "dream", lambda *a, **kw: real(*a, **kw) * float("nan"))
@@ -284,7 +286,7 @@ def test_a_zoom_that_does_not_fit_chooses_its_tile_and_says_so(run_cli, tmp_path
 
 
 def test_a_still_that_does_not_fit_chooses_its_tile_or_says_it_cannot(run_cli, tmp_path, monkeypatch):
-    from dreamreel.animator import still
+    from dreamreel.animator.modes import still
 
     real = still.dream
     monkeypatch.setattr(still, "dream", fits_in(512, real))
@@ -300,7 +302,7 @@ def test_out_of_memory_in_a_video_suggests_a_smaller_width(run_cli, tmp_path, mo
     def step(self, t, source, seed, lr_scale=1.0):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
 
-    monkeypatch.setattr(video.VideoDreamMode, "step", step)
+    monkeypatch.setattr(dream.VideoDreamMode, "step", step)
     code, _, err = run_cli("video", CLIP, "--dream", "-o", tmp_path / "v.mp4", "--width", 96, "--max-frames", 2)
     assert code == 2 and "out of memory" in one_line(err) and "a smaller --width" in err
 

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from dreamreel.animator.schedule import Schedule, ScheduleError, parse_schedule
+from dreamreel.animator.request.schedule import Schedule, ScheduleError, parse_schedule
 
 
 def test_bare_numbers_are_constant():

@@ -3,10 +3,10 @@ import json
 import pytest
 import torch
 
-from dreamreel.animator.configs import Outputs, Picture, ProgressionConfig, Target
+from dreamreel.animator.request.configs import Outputs, Picture, ProgressionConfig, Target
 from dreamreel.animator.media import FrameDir
 from dreamreel.animator.media.ffmpeg import probe_video
-from dreamreel.animator.stages import render_progression, step_marks
+from dreamreel.animator.modes.stages import render_progression, step_marks
 from dreamreel.engine.objectives import random_channels
 from dreamreel.engine import DreamParams, dream, objectives
 from dreamreel.engine.objectives import guide_similarity

@@ -27,7 +27,7 @@ STEP_LOOPS = {
     # a zoom frame's warp on a GPU (OpenCV's is the CPU's)
     "engine/warp.py": ["warp_affine_torch", "_sample", "_fold"],
     # a zoom's colour coherence on a GPU frame (the numpy path is the CPU's)
-    "animator/color.py": ["ColorMatcher._match_torch", "_rgb_to_space_t", "_space_to_rgb_t", "_quantile_t",
+    "animator/frameloop/color.py": ["ColorMatcher._match_torch", "_rgb_to_space_t", "_space_to_rgb_t", "_quantile_t",
                           "_match_channel_t", "_mix"],
 }
 

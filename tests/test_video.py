@@ -147,7 +147,7 @@ def test_video_style_bad_arguments(run_cli, tmp_path, args, message):
     ({"method": "network"}, "network"),
 ])
 def test_a_clip_is_stylised_by_the_keyframes_method_unless_asked_or_implied_otherwise(given, method):
-    from dreamreel.animator.configs import ClipSpec, StyleSpec, VideoConfig
+    from dreamreel.animator.request.configs import ClipSpec, StyleSpec, VideoConfig
 
     cfg = VideoConfig(clip=ClipSpec("c.mp4"), style_spec=StyleSpec(styles=() if "net" in given else ("s.jpg",)), **given)
     assert cfg.chosen_method == method
@@ -163,7 +163,8 @@ def test_style_mode_carries_frames_without_blurring_them_away():
     import torch.nn.functional as F
 
     from conftest import TUBINGEN, load
-    from dreamreel.animator.video import VideoStyleMode, along_flow
+    from dreamreel.animator.clips.base import along_flow
+    from dreamreel.animator.clips.optimize import VideoStyleMode
 
     def fine(x):
         k = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from dreamreel.animator.writer import BackgroundWriter
+from dreamreel.animator.frameloop.writer import BackgroundWriter
 
 
 def test_items_are_written_in_order_by_another_thread():
@@ -108,7 +108,7 @@ def test_drain_writes_what_waits_and_keeps_the_threads_error_to_itself():
 def test_png_threads_write_every_frame_whole_and_raise_a_write_error():
     import time
 
-    from dreamreel.animator.writer import PngWriters
+    from dreamreel.animator.frameloop.writer import PngWriters
 
     done, lock = {}, threading.Lock()
 
@@ -141,7 +141,7 @@ def test_a_zoom_with_png_threads_gives_the_frames_of_one_writer(lite0, tmp_path)
     from test_zoom import make_mode
 
     from dreamreel.animator.media import FrameDir
-    from dreamreel.animator.scheduler import FrameScheduler, Sinks
+    from dreamreel.animator.frameloop.scheduler import FrameScheduler, Sinks
 
     one, four = tmp_path / "one", tmp_path / "four"
     FrameScheduler(make_mode(lite0, 10), Sinks(frames_dir=str(one)), {"a": 1}, seed=3, png_threads=1).run()

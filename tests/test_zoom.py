@@ -4,13 +4,13 @@ import math
 import pytest
 import torch
 
-from dreamreel.animator.configs import zoom_config
+from dreamreel.animator.request.configs import zoom_config
 from dreamreel.animator.errors import UserError
-from dreamreel.animator.scheduler import FrameScheduler, Sinks, keyframes
+from dreamreel.animator.frameloop.scheduler import FrameScheduler, Sinks, keyframes
 from dreamreel.animator.media import FrameDir
 from dreamreel.animator.media.ffmpeg import probe_video
-from dreamreel.animator.zoom import Motion, ZoomMode
-from dreamreel.animator.schedule import parse_schedule
+from dreamreel.animator.modes.zoom import Motion, ZoomMode
+from dreamreel.animator.request.schedule import parse_schedule
 from dreamreel.engine import DreamParams, objectives
 
 from conftest import REPO, SAMPLES, load
@@ -199,7 +199,7 @@ def test_default_gif_is_made_to_be_posted_and_full_keeps_every_frame(run_cli, tm
 
 
 def test_readme_first_command_and_the_gif_it_made():
-    """README's first command loops with the default preset, which travels; the GIF beside it in samples/ is the
+    """README's first command loops with the default preset, which travels; the GIF README shows (docs/gallery/) is the
     one that command wrote: at most 10 MB, 120 frames at 320 px, looping. (Rendering it again takes minutes:
     tests/benchmarks/bench_readme.py does, and checks that it writes the same GIF.)"""
     readme = (REPO / "README.md").read_text()
@@ -208,6 +208,6 @@ def test_readme_first_command_and_the_gif_it_made():
     cfg = zoom_config({"image": str(SAMPLES / "figures.jpg"), "frames": 240, "loop": True, "mp4": "zoom.mp4",
                        "gif": "zoom.gif"}, None)
     assert cfg.preset == "journey" and cfg.outputs.loop and len(cfg.objective_schedule().keyframes) >= 5
-    gif = gif_info(SAMPLES / "zoom.gif")
+    gif = gif_info(REPO / "docs" / "gallery" / "zoom.gif")
     assert gif["frames"] == 120 and gif["width"] == 320 and set(gif["delays_ms"]) == {80} and gif["loop"] == 0
-    assert (SAMPLES / "zoom.gif").stat().st_size <= 10e6
+    assert (REPO / "docs" / "gallery" / "zoom.gif").stat().st_size <= 10e6

@@ -124,7 +124,7 @@ from bench_network import dreamreel  # noqa: E402  (the CLI in a fresh process, 
 
 @functools.lru_cache(maxsize=None)
 def _sha256(path: str, size: int, mtime: float) -> str:
-    from dreamreel.animator.keystyle import sha256_of
+    from dreamreel.animator.clips.cache import sha256_of
 
     return sha256_of(path)
 
@@ -448,7 +448,7 @@ class Bench:
 
     def sheet(self, clip, style_name, src, method_frames, d):
         from dreamreel.animator.media import read_image
-        from dreamreel.animator.sheet import contact_sheet
+        from dreamreel.animator.modes.sheet import contact_sheet
 
         opt0 = read_image(str(d / "opt_frames" / "frame_000000.png"))
         cells, labels = [], []
@@ -595,7 +595,7 @@ def timing(a) -> None:
         if width == 384:
             if net.exists():
                 try:
-                    from dreamreel.animator.netstyle import read_net
+                    from dreamreel.animator.request.resolve import read_net
 
                     src = list(ClipReader(open_clip(str(BUNNY), width=width, end=None), keep=n_all + 1))[:n]
                     model, _ = read_net(str(net), "cpu")

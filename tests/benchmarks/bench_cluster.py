@@ -47,10 +47,10 @@ def network(a, counts: list[int]) -> None:
     """The network method's inference split over ``counts`` workers (see the module's docstring)."""
     import torch
 
-    from dreamreel.animator.configs import VideoConfig, build
+    from dreamreel.animator.request.configs import VideoConfig, build
     from dreamreel.animator.media import FrameDir, open_clip
-    from dreamreel.animator.split import render_video_split
-    from dreamreel.animator.video import render_video
+    from dreamreel.animator.cluster.split import render_video_split
+    from dreamreel.animator.clips.video import render_video
 
     info = open_clip(a.clip, width=a.net_width, max_frames=a.max_frames)
     clip = dict(path=a.clip, width=a.net_width, max_frames=a.max_frames)
@@ -113,9 +113,9 @@ def dream(a, counts: list[int]) -> None:
     """The video dream split over ``counts`` workers, and the warping error at its seams."""
     import torch
 
-    from dreamreel.animator.configs import VideoConfig, build
+    from dreamreel.animator.request.configs import VideoConfig, build
     from dreamreel.animator.media import ClipReader, FrameDir, open_clip
-    from dreamreel.animator.split import render_video_split
+    from dreamreel.animator.cluster.split import render_video_split
 
     info = open_clip(a.clip, width=a.width, max_frames=a.frames)
     src = list(ClipReader(info))

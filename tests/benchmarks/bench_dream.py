@@ -21,7 +21,7 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import torch
-from dreamreel.animator.resolve import start_image
+from dreamreel.animator.request.resolve import start_image
 from dreamreel.engine import DreamParams, dream, get_backbone, pick_device
 from dreamreel.engine.objectives import as_objective
 cfg = json.loads(sys.argv[1])

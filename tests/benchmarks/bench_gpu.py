@@ -59,8 +59,8 @@ def reset(device: str) -> None:
 def zoom_fps(device: str, w: int, h: int, cadence: int, frames: int, folder: Path) -> float:
     from PIL import Image
 
-    from dreamreel.animator.configs import zoom_config
-    from dreamreel.animator.zoom import render_zoom
+    from dreamreel.animator.request.configs import zoom_config
+    from dreamreel.animator.modes.zoom import render_zoom
 
     start = folder / f"start_{w}x{h}.png"
     Image.open(REPO / "samples" / "figures.jpg").convert("RGB").resize((w, h)).save(start)
@@ -110,14 +110,14 @@ def lbfgs_iteration(device: str, w: int, h: int, folder: Path, amp: str = "auto"
 
 
 def network(device: str, w: int, h: int, iters: int):
-    """Training iterations/s as ``video --method network`` trains on this device (``netstyle.train_params``: its
+    """Training iterations/s as ``video --method network`` trains on this device (``clips.network.train_params``: its
     batch, crops, upsampling; after 3 iterations of warm-up) on frame pairs of this size, inference frames/s in
     batches of 4; and the training's parameters there."""
     from dataclasses import replace
 
-    from dreamreel.animator.config_parts import ClipSpec, Outputs, StyleSpec
-    from dreamreel.animator.configs import VideoConfig
-    from dreamreel.animator.netstyle import train_params
+    from dreamreel.animator.request.config_parts import ClipSpec, Outputs, StyleSpec
+    from dreamreel.animator.request.configs import VideoConfig
+    from dreamreel.animator.clips.network import train_params
     from dreamreel.engine import get_backbone
     from dreamreel.engine.style.network import NetTrainer, training_clip
 
@@ -152,9 +152,9 @@ def network(device: str, w: int, h: int, iters: int):
 def clip_method(device: str, method: str, w: int, frames: int, folder: Path, **kw) -> tuple[float, float]:
     """samples/bunny.mp4 at ``w`` px wide through ``render_video`` with ``method``, twice: its keyframe painted or
     its network trained, then from the cache. Returns (seconds end to end the first time, frames/s the second)."""
-    from dreamreel.animator.config_parts import Backend, ClipSpec, Outputs, StyleSpec
-    from dreamreel.animator.configs import VideoConfig
-    from dreamreel.animator.video import render_video
+    from dreamreel.animator.request.config_parts import Backend, ClipSpec, Outputs, StyleSpec
+    from dreamreel.animator.request.configs import VideoConfig
+    from dreamreel.animator.clips.video import render_video
 
     os.environ["DREAMREEL_CACHE"] = str(folder / f"cache_{method}")
     times = []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 PROBE = r"""
 import resource, sys
-from dreamreel.animator.resolve import start_image   # imports torch, OpenCV, Pillow
+from dreamreel.animator.request.resolve import start_image   # imports torch, OpenCV, Pillow
 from dreamreel.animator.errors import UserError
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 before = peak()

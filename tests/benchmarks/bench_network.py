@@ -18,7 +18,7 @@ On bigbuckbunny.mp4 (132 frames) at 384 px wide, default model (Lite0 here), The
    one frame's optimisation (judged after 3..150 iterations); late frames (100, 115, 131) against the
    same frames stylised one by one;
 6. a 2-second clip (48 frames) with ``--method network`` and its defaults, end to end;
-7. the sheet samples/network_sheet.png: source, optimisation (the frame stylised on its own), network,
+7. the sheet docs/gallery/network_sheet.png: source, optimisation (the frame stylised on its own), network,
    for the network's keyframe and for the frame farthest from it.
 Timing: run on a quiet machine; everything is measured in this one run.
 """
@@ -71,8 +71,8 @@ def main() -> None:
     import torch
 
     from dreamreel.animator.media import ClipReader, open_clip, read_image, resize_to
-    from dreamreel.animator.netstyle import read_net
-    from dreamreel.animator.sheet import contact_sheet
+    from dreamreel.animator.request.resolve import read_net
+    from dreamreel.animator.modes.sheet import contact_sheet
     from dreamreel.engine import get_backbone
     from dreamreel.engine.flow import warping_error
     from dreamreel.engine.imageops import resize
@@ -236,7 +236,7 @@ def main() -> None:
     for i, what in ((keyframe[0], kind), (far, f"{abs(far - keyframe[0])} frames away")):
         cells += [src[i], alone[i], net_frames[i]]
         labels += [f"frame {i} ({what}): source", "optimisation (150 iterations)", "network (--method network)"]
-    sheet = REPO / "samples" / "network_sheet.png"
+    sheet = REPO / "docs" / "gallery" / "network_sheet.png"
     contact_sheet(cells, labels, str(sheet), cell_width=info.width, cols=3)
     print(f"sheet: {sheet}")
     (work / "figures.json").write_text(json.dumps({**earlier, **figures}, indent=1))

@@ -4,7 +4,7 @@
 
 Runs ``dreamreel zoom samples/figures.jpg --frames 240 --loop -o zoom.mp4 --gif zoom.gif`` in a
 temporary folder (with ``samples`` beside it, as in a clone) and prints: the time, the GIF's size,
-frames and width (README promises at most 10 MB), whether it is byte for byte samples/zoom.gif (the
+frames and width (README promises at most 10 MB), whether it is byte for byte docs/gallery/zoom.gif (the
 one README shows; rendered on another CPU the floats may differ), and the loop's seam: the step
 from the last played frame to the first, after undoing the zoom's motion, over the median step
 between played frames, on the PNG frames and on the MP4.
@@ -45,11 +45,11 @@ def main() -> None:
     from test_loop import played, zoom_carry
 
     from dreamreel.animator.media import ClipReader, open_clip
-    from dreamreel.animator.metrics import loop_steps
+    from dreamreel.animator.frameloop.metrics import loop_steps
 
     gif = folder / "zoom.gif"
     info = gif_info(gif)
-    same = gif.read_bytes() == (REPO / "samples" / "zoom.gif").read_bytes()
+    same = gif.read_bytes() == (REPO / "docs" / "gallery" / "zoom.gif").read_bytes()
     s = json.loads((folder / "zoom.settings.json").read_text())
     frames = played(folder / "zoom_frames", s)
     h, w = frames[0].shape[-2:]
@@ -58,7 +58,7 @@ def main() -> None:
     mp4 = loop_steps([clip.frame(t) for t in range(clip.info.frames)], zoom_carry(s, h, w))
     print(f"rendered {len(frames)} played frames ({s['loop']['lead']} before the loop) in {seconds:.1f} s")
     print(f"GIF {gif.stat().st_size / 1e6:.2f} MB (README: at most 10), {info['frames']} frames, {info['width']} px, "
-          f"loop {info['loop']}; the same bytes as samples/zoom.gif: {same}")
+          f"loop {info['loop']}; the same bytes as docs/gallery/zoom.gif: {same}")
     for name, r in (("PNG", png), ("MP4", mp4)):
         print(f"seam {name}: last->first {r['seam']:.4f}, median step {r['median']:.4f}, ratio {r['ratio']:.2f} "
               f"(at most 1.5); largest step {max(r['steps']):.4f}")

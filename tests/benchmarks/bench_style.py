@@ -1,7 +1,7 @@
 """Style transfer speed and quality: VGG-16 (shared Caffe weights) against EfficientNet-Lite0.
 
     python tests/benchmarks/bench_style.py [--size 512] [--iters 300] [--styles starry_night,the_scream]
-                                           [--content tubingen] [--sheet samples/style_side_by_side.png]
+                                           [--content tubingen] [--sheet docs/gallery/style_side_by_side.png]
                                            [--models vgg16_caffe,efficientnet_lite0] [--init content|noise]
 
 For each style and model: seconds for ``--iters`` L-BFGS iterations (after a warm-up
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from dreamreel.animator.media import fit_size, read_image, resize_to, write_image
-from dreamreel.animator.sheet import contact_sheet
+from dreamreel.animator.modes.sheet import contact_sheet
 from dreamreel.engine import get_backbone, pick_device
 from dreamreel.engine.style import StyleParams, StyleTransfer, judge, recipe_for, style_size
 

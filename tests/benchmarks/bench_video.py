@@ -32,9 +32,9 @@ def main() -> None:
     ap.add_argument("--skip-dream", action="store_true")
     ap.add_argument("--skip-style", action="store_true")
     a = ap.parse_args()
-    from dreamreel.animator.metrics import warp_error_report
-    from dreamreel.animator.configs import ClipSpec, Outputs, StyleSpec, Target, VideoConfig
-    from dreamreel.animator.video import render_video
+    from dreamreel.animator.frameloop.metrics import warp_error_report
+    from dreamreel.animator.request.configs import ClipSpec, Outputs, StyleSpec, Target, VideoConfig
+    from dreamreel.animator.clips.video import render_video
     from dreamreel.engine import DreamParams
 
     def video(out: str, **kw) -> dict:

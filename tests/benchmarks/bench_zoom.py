@@ -64,8 +64,8 @@ if args.get("tree"):
 from dreamreel.animator import cli
 for setting in ("keep_freed_memory",):  # the process settings dreamreel's entry point makes (if this tree has them)
     getattr(cli, setting, lambda: None)()
-from dreamreel.animator.configs import zoom_config
-from dreamreel.animator.zoom import render_zoom
+from dreamreel.animator.request.configs import zoom_config
+from dreamreel.animator.modes.zoom import render_zoom
 import dreamreel.engine
 assert dreamreel.engine.__file__.startswith(args.get("tree") or args["repo"]), dreamreel.engine.__file__
 cfg = zoom_config({**args["cli"], "mp4": args["out"]}, args.get("preset") or "classic-zoom")
@@ -129,13 +129,13 @@ def frame_parts(frames: int) -> None:
 
     import torch
 
-    from dreamreel.animator.color import ColorMatcher
-    from dreamreel.animator.configs import zoom_config
+    from dreamreel.animator.frameloop.color import ColorMatcher
+    from dreamreel.animator.request.configs import zoom_config
     from dreamreel.animator.media import FrameDir, Mp4Writer, make_gif
     from dreamreel.animator.media.images import to_uint8
-    from dreamreel.animator.resolve import resolve
-    from dreamreel.animator.scheduler import frame_seed, quantize
-    from dreamreel.animator.zoom import Motion, ZoomMode, render_zoom
+    from dreamreel.animator.request.resolve import resolve
+    from dreamreel.animator.frameloop.scheduler import frame_seed, quantize
+    from dreamreel.animator.modes.zoom import Motion, ZoomMode, render_zoom
     from dreamreel.engine.deepdream import dream, octave_sizes
     from dreamreel.engine.imageops import resize, smooth_gradient
 

@@ -1,4 +1,4 @@
-"""Test-only mode factories for split clips (:mod:`dreamreel.animator.split`), cheap (no network).
+"""Test-only mode factories for split clips (:mod:`dreamreel.animator.cluster.split`), cheap (no network).
 
 ``BlendFactory``: the shape of the lead's network method: each frame's raw output depends on its
 clip frame only (here: a fixed colour map), and the frame shown is that raw output blended with
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from dreamreel.animator.media import ClipReader
-from dreamreel.animator.split import Opened
-from dreamreel.animator.scheduler import CrossFade, Source
+from dreamreel.animator.clips.base import Opened
+from dreamreel.animator.frameloop.scheduler import CrossFade, Source
 
 
 class BlendMode(CrossFade):
