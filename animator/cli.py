@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
+import threading
 from typing import Optional
 
 import typer
@@ -111,15 +113,28 @@ def resume_command(args: list[str]) -> str:
     return shlex.join(["dreamreel", *args])
 
 
+#: the commands that render (an interrupted one is continued by the same command with --resume)
+RENDERS = ("dream", "zoom", "recursive", "progression", "stylize", "video")
+#: the signal that stopped the render (None: none yet); set by ``_on_sigterm`` and read once by ``interrupted``
+_stopped_by: list[int] = []
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM (``kill``, ``timeout``, a container's or a cluster's stop) means what Ctrl-C means: the render
+    stops, keeping its work. The handler raises KeyboardInterrupt where the main thread is, as SIGINT's does."""
+    _stopped_by.append(signum)
+    raise KeyboardInterrupt
+
+
 def interrupted(e: BaseException | None, argv: list[str] | None) -> None:
-    """Ctrl-C: what was kept and the command that continues it; exit code 130 (128 + SIGINT)."""
-    if isinstance(e, RenderInterrupted):
-        console.print(f"[red]{e.summary()}[/]", highlight=False, soft_wrap=True)
-        args = argv if argv is not None else sys.argv[1:]
+    """Ctrl-C or SIGTERM: what was kept and the command that continues it; exit code 130 (128 + SIGINT) or 143
+    (128 + SIGTERM)."""
+    args = argv if argv is not None else sys.argv[1:]
+    console.print(f"[red]{e.summary() if isinstance(e, RenderInterrupted) else 'interrupted'}[/]", highlight=False,
+                  soft_wrap=True)
+    if isinstance(e, RenderInterrupted) or (args and args[0] in RENDERS):
         console.print(f"continue with: {resume_command(args)}", highlight=False, soft_wrap=True, markup=False)
-    else:
-        console.print("[red]interrupted[/]")
-    sys.exit(130)
+    sys.exit(128 + (_stopped_by[0] if _stopped_by else signal.SIGINT))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,6 +142,17 @@ def main(argv: list[str] | None = None) -> int:
     choose_omp_wait_policy()
     keep_freed_memory()
     command = typer.main.get_command(app)
+    _stopped_by.clear()
+    main_thread = threading.current_thread() is threading.main_thread()  # (signal handlers are the main thread's)
+    before = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    try:
+        _main(command, argv)
+    finally:
+        if main_thread:  # (a test's process, or a notebook's, gets its own handler back)
+            signal.signal(signal.SIGTERM, before)
+
+
+def _main(command, argv: list[str] | None) -> None:
     try:
         rc = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="dreamreel",
                           standalone_mode=False)

@@ -24,17 +24,26 @@ def require_file(path, what: str = "file", kind: str = "a file") -> None:
 
 
 class RenderInterrupted(Exception):
-    """Ctrl-C stopped a render: the finished frames are kept (what ``--resume`` continues from)
-    and the MP4/GIF named in ``outputs`` were written with them.
+    """Ctrl-C (or SIGTERM, the studio's Stop) stopped a render: the finished frames are kept (what ``--resume``
+    continues from) and the MP4/GIF named in ``outputs`` were written with them; or, before the first frame
+    (``before_frames``), what was kept of the work that precedes them (a keyframe or a network in the cache).
 
     Raised after the KeyboardInterrupt was handled, as a report of it (so an ``Exception``: the
     command line's framework turns a KeyboardInterrupt into a bare exit code)."""
 
-    def __init__(self, done: int, total: int, frames_dir: str, outputs: list[str]):
+    def __init__(self, done: int, total: int, frames_dir: str | None, outputs: list[str], kept: str | None = None):
         self.done, self.total, self.frames_dir, self.outputs = done, total, frames_dir, list(outputs)
+        self.kept = kept
         super().__init__(self.summary())
 
+    @classmethod
+    def before_frames(cls, kept: str) -> "RenderInterrupted":
+        """Stopped before the frame loop; ``kept``: what of the work so far is kept, in words."""
+        return cls(0, 0, None, [], kept=kept)
+
     def summary(self) -> str:
+        if self.kept is not None:
+            return f"interrupted before the first frame: {self.kept}"
         kept = f"interrupted: {self.done} of {self.total} frames done, kept in {self.frames_dir}"
         if not self.outputs:
             return kept

@@ -280,56 +280,6 @@ def test_video_keyframes_method_stylises_then_reuses_its_keyframes(run_cli, tmp_
     assert all(torch.equal(again.read(t), frames[t]) for t in range(8))
 
 
-def test_ctrl_c_while_painting_a_keyframe_keeps_it_and_renders(run_cli, tmp_path, monkeypatch):
-    """Ctrl-C during the keyframe's optimisation: the keyframe as painted so far, the render goes on (exit 0),
-    nothing cached (the next run paints it in full)."""
-    from dreamreel.engine.style import transfer
-
-    monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
-    run = transfer.StyleTransfer.run
-
-    def stopped(self, iters, progress=None, total=None):
-        run(self, 8, progress)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(transfer.StyleTransfer, "run", stopped)
-    code, _, err = run_cli("video", CLIP, "--style", STARRY, "--method", "keyframes", "--width", 64, "--max-frames", 4,
-                           "-o", tmp_path / "c.mp4")
-    assert code == 0, err
-    assert "interrupted:" in err and "painted for 8 of 100 iterations" in err
-    assert FrameDir(tmp_path / "c_frames").count_complete() == 4
-    src = ClipReader(open_clip(str(CLIP), width=64, max_frames=4)).frame(2)
-    assert float((FrameDir(tmp_path / "c_frames").read(2) - src).abs().mean()) > 0.005  # the keyframe: 8 iterations
-    assert not list((tmp_path / "cache").rglob("*.pt")), "a keyframe painted in part is not cached"
-
-
-def test_ctrl_c_during_network_training_keeps_what_it_learned(run_cli, tmp_path, monkeypatch):
-    from dreamreel.engine.style import network
-
-    monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
-    loss = network.NetTrainer.loss
-    calls = {"n": 0}
-
-    def stopped(self):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return loss(self)
-
-    monkeypatch.setattr(network.NetTrainer, "loss", stopped)
-    saved = tmp_path / "partial.pt"
-    code, _, err = run_cli("video", CLIP, "--style", STARRY, "--method", "network", "--width", 64, "--max-frames", 4,
-                           "--train-iters", 50, "-o", tmp_path / "n.mp4", "--save-net", saved)
-    assert code == 0, err
-    assert "training stopped after 3 iterations" in err
-    assert FrameDir(tmp_path / "n_frames").count_complete() == 4
-    assert saved.exists() and not list((tmp_path / "cache").rglob("*.pt"))
-    from dreamreel.animator.request.resolve import read_net
-
-    net, _ = read_net(str(saved), "cpu")
-    assert float(net.out.weight.detach().abs().sum()) > 0  # it learned (the untrained network's last layer is zero)
-
-
 @pytest.mark.parametrize("args, message", [
     (["--save-net", "x.pt"], "--save-net saves the network of --method network"),
     (["--keyframes", "0"], "needs at least one keyframe"),

@@ -43,7 +43,7 @@ def studio(tmp_path_factory):
     log = open(work / "studio.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "dreamreel.animator.cli", "studio", "--port", str(port),
                              "--workdir", str(work / "renders")], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "DREAMREEL_CACHE": str(work / "cache")})
     url = f"http://127.0.0.1:{port}/"
     end = time.monotonic() + 120
     while time.monotonic() < end:
@@ -73,12 +73,12 @@ def page(studio):
         browser.close()
 
 
-def zoom_tab(page):
-    return page.locator("#zoom-render").locator("xpath=ancestor::div[contains(@class,'tabitem')]").first
+def zoom_tab(page, command: str = "zoom"):
+    return page.locator(f"#{command}-render").locator("xpath=ancestor::div[contains(@class,'tabitem')]").first
 
 
-def fill(page, values: dict[str, str]) -> None:
-    tab = zoom_tab(page)
+def fill(page, values: dict[str, str], command: str = "zoom") -> None:
+    tab = zoom_tab(page, command)
     for label, value in values.items():
         if not tab.get_by_label(label).first.is_visible():  # in a closed panel: open them
             for panel in tab.locator("button.label-wrap").all():
@@ -213,3 +213,36 @@ def test_serving_beyond_this_machine_warns():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_stop_while_a_clips_first_keyframe_is_painted_ends_the_render_in_seconds(page, studio):
+    """Stop was one Ctrl-C, which the keyframe painting took as "go on with the keyframe as it is": a clip's render
+    did not stop for minutes. Now Stop ends it in seconds, keeping the keyframe as far as it was painted."""
+    url, work, proc = studio
+    page.get_by_role("tab", name="video").click()
+    page.locator("#video-upload input[type=file]").set_input_files(str(SAMPLES / "bunny.mp4"))
+    page.locator("#video-style input[type=file]").set_input_files(str(SAMPLES / "starry_night.jpg"))
+    fill(page, {"--width": "128", "--max-frames": "8", "--key-iters": "2000"}, "video")
+    page.locator("#video-render").click()
+    end = time.monotonic() + 120
+    log = None
+    while time.monotonic() < end:  # the render's process is painting the first keyframe (its log says so)
+        folders = sorted((work / "renders").glob("*-video"))
+        log = folders[-1] / "log.txt" if folders else None
+        if log is not None and log.exists() and "method: keyframes" in log.read_text(errors="replace"):
+            break
+        time.sleep(0.2)
+    assert log is not None and "method: keyframes" in log.read_text(errors="replace")
+    time.sleep(3)  # (well into the painting: 2000 iterations take minutes)
+    page.locator("#video-stop").click()
+    t0 = time.monotonic()
+    page.wait_for_function("document.querySelector('#video-status').innerText.startsWith('stopping')",
+                           timeout=5_000)
+    page.wait_for_function("document.querySelector('#video-status').innerText.startsWith('stopped')", timeout=15_000)
+    seconds = time.monotonic() - t0
+    page.screenshot(path=str(SCREENS / "3-clip-stopped-while-painting.png"))
+    text = page.locator("#video-status").inner_text()
+    assert seconds <= 5, f"{seconds:.1f} s from Stop to stopped"
+    assert "0 frames kept, Resume continues" in text and "keyframe 4 painted for" in text, text
+    assert list((work / "cache").rglob("*.pt")) or "not kept" in text, text
+    page.get_by_role("tab", name="zoom").click()

@@ -30,6 +30,7 @@ from ...engine.style.synth import KeyframeBank, PatchSynth, SynthParams, carry_f
 from ..request.configs import VideoConfig
 from ..media import ClipReader
 from ..media.atomic import publish, tmp_beside, unlink_quiet
+from ..errors import RenderInterrupted
 from ..progress import console, progress_bar
 from ..request.resolve import Plan, resolve
 from ..frameloop.scheduler import FromClip, Source
@@ -171,37 +172,49 @@ class Painter:
         self.folder = os.path.join(cache_root(), "keyframes")
         self._targets = None
         self.first_frame: int | None = None
+        self._stopped: str | None = None  # what a stop kept of the keyframe being painted, in words
 
     def _path(self, t: int) -> str:
         return os.path.join(self.folder, f"{self.digest}-{t:05d}.pt")
 
-    def _cached(self, t: int) -> torch.Tensor | None:
+    def _cached(self, t: int) -> tuple[torch.Tensor | None, list[float] | None]:
+        """Keyframe t from the cache: (picture, None) when it was painted in full; (picture, the loss of each
+        iteration so far) when a stopped render kept it part-painted; (None, None) when it is not there."""
         path = self._path(t)
         if not (self.cfg.net_cache and os.path.exists(path)):
-            return None
+            return None, None
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             if state.get("format") == FORMAT and state.get("key") == self.digest and state.get("frame") == t:
-                return state["styled"].to(self.plan.device)
+                history = state.get("history")  # (absent in a whole keyframe, and in those cached before)
+                return (state["styled"].to(self.plan.device),
+                        None if history is None else [float(v) for v in history])
         except Exception:  # a damaged cache entry is painted again
             pass
-        return None
+        return None, None
 
-    def _save(self, t: int, styled: torch.Tensor) -> None:
+    def _save(self, t: int, styled: torch.Tensor, history: list[torch.Tensor] | None = None) -> bool:
+        """Keyframe t into the cache; with ``history`` (the loss of each iteration so far) as part-painted: a
+        resumed render paints on from it. Whether it was kept."""
         if not self.cfg.net_cache:
-            return
+            return False
         target = Path(self._path(t))
+        state = {"format": FORMAT, "key": self.digest, "frame": t, "styled": styled.detach().cpu()}
+        if history is not None:
+            state["history"] = torch.stack([h.detach().float().cpu() for h in history]) if history else torch.zeros(0)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = tmp_beside(target)
             try:
-                torch.save({"format": FORMAT, "key": self.digest, "frame": t, "styled": styled.detach().cpu()}, tmp)
+                torch.save(state, tmp)
                 publish(tmp, target)
             except BaseException:
                 unlink_quiet(tmp)
                 raise
         except OSError as e:
             console.print(f"[yellow]warning:[/] keyframe {t} was not cached ({e.strerror or e})")
+            return False
+        return True
 
     def _style_targets(self):
         if self._targets is None:
@@ -223,46 +236,60 @@ class Painter:
         return float(losses(net, picture.to(dev, torch.float32), content, self._style_targets(), recipe)["style"])
 
     def first(self, t: int, source: torch.Tensor) -> torch.Tensor:
-        """The first keyframe, painted from its content with a progress bar. Ctrl-C stops the painting and
-        the render goes on with the keyframe as far as it got (not cached; a second Ctrl-C stops the render)."""
+        """The first keyframe, painted from its content with a progress bar (or on from where a stopped render
+        left it). Ctrl-C (SIGTERM, the studio's Stop) stops the render: the keyframe as far as it was painted is
+        kept in the cache, and ``--resume`` paints on from there."""
         self.first_frame = t
-        styled = self._cached(t)
-        if styled is not None:
-            console.print(f"keyframe {t}: painted before, from the cache", highlight=False)
-            return styled
-        iters = self.cfg.key_iters
-        st = self._transfer(source, None)
-        done = False
         try:
-            with progress_bar(f"keyframe {t} (optimisation)", iters, unit="iter") as update:
-                st.run(iters, progress=lambda k, n, _: update(k))
-            paint_on(st, self.cfg.key_iters, t)
-            done = True
+            return self._paint(t, source, None, bar=True)
         except KeyboardInterrupt:
-            console.print(f"[yellow]interrupted:[/] keyframe {t} painted for {st.iterations} of "
-                          f"{max(iters, st.iterations)} iterations; rendering with it as it is (Ctrl-C again stops "
-                          f"the render)", highlight=False)
-        styled = st.image()
-        if done:
-            self._save(t, styled)
-        return styled
+            raise RenderInterrupted.before_frames(self._stopped or f"keyframe {t}: nothing painted yet") from None
 
     def __call__(self, t: int, source: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
         """A later keyframe, painted from its synthesised self (new content included: borrowed strokes there) for
         all of ``--key-iters``. bench_clipstyle's fast pan (4 later keyframes), judged style / the optimisation's:
         Starry Night 5.0x from the content where new, 4.2x from the synthesis; at 0.4 of the iterations from the
         synthesis 5.2x, The Shipwreck 10.3x (4.5x at all of them), the fur photo 17.7x (6.9x). The iterations
-        matter, the start less; from the synthesis the warping error is lower (0.0027 against 0.0031)."""
-        styled = self._cached(t)
-        if styled is None:
-            # the frame loop's bar stands still meanwhile: say why
-            console.print(f"keyframe {t} (optimisation, {self.cfg.key_iters} iterations): the view changed",
-                          highlight=False)
-            st = self._transfer(source, init)
-            st.run(self.cfg.key_iters)
-            paint_on(st, self.cfg.key_iters, t)
-            styled = st.image()
-            self._save(t, styled)
+        matter, the start less; from the synthesis the warping error is lower (0.0027 against 0.0031). Ctrl-C
+        keeps it as far as it was painted (the frame loop then stops)."""
+        return self._paint(t, source, init, bar=False)
+
+    def _paint(self, t: int, source: torch.Tensor, init: torch.Tensor | None, bar: bool) -> torch.Tensor:
+        """Keyframe t: from the cache if painted in full; else painted (on from the cache's part-painted one, its
+        iterations counted: ``--key-iters`` in all, then :func:`paint_on`) and cached."""
+        styled, history = self._cached(t)
+        iters = self.cfg.key_iters
+        if styled is not None and history is None:
+            console.print(f"keyframe {t}: painted before, from the cache", highlight=False)
+            return styled
+        st = self._transfer(source, styled if styled is not None else init)
+        if history:  # part-painted by a stopped render: its iterations count, and paint_on reads their losses
+            st.history = [torch.tensor(v) for v in history]
+            st.iterations = len(history)
+            console.print(f"keyframe {t}: painted for {len(history)} of {iters} iterations before (from the cache), "
+                          f"painting on", highlight=False, soft_wrap=True)
+        elif not bar:  # the frame loop's bar stands still meanwhile: say why
+            console.print(f"keyframe {t} (optimisation, {iters} iterations): the view changed", highlight=False)
+        done = st.iterations
+        try:
+            if bar:
+                with progress_bar(f"keyframe {t} (optimisation)", iters, unit="iter", first=done) as update:
+                    st.run(iters - done, progress=lambda k, n, _: update(done + k))
+            else:
+                st.run(iters - done)
+            paint_on(st, iters, t)
+        except KeyboardInterrupt:
+            painted = len(st.history)
+            kept = self._save(t, st.image(), st.history)
+            self._stopped = (f"keyframe {t} painted for {painted} of {max(iters, painted)} iterations, "
+                             + ("kept in the cache; --resume paints on from there" if kept else
+                                "not kept (--no-net-cache)"))
+            if not bar:  # (inside the frame loop, whose own line says what became of the frames; the first
+                # keyframe's stop is said by RenderInterrupted.before_frames)
+                console.print(f"[yellow]interrupted:[/] {self._stopped}", highlight=False, soft_wrap=True)
+            raise
+        styled = st.image()
+        self._save(t, styled)
         return styled
 
     def record(self) -> dict:

@@ -23,6 +23,7 @@ from ...engine.device import pick_device
 from ..frameloop.scheduler import FromClip, Source
 from ..media import ClipReader
 from ..media.atomic import check_writable, publish, tmp_beside, unlink_quiet
+from ..errors import RenderInterrupted
 from ..media.clip import ClipInfo
 from ..progress import console, progress_bar
 from ..request.configs import NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, NET_GPU_UPSAMPLING, VideoConfig
@@ -171,10 +172,12 @@ def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict, dic
             return net, settings, {"file": cached, "cached": True}
         except StyleNetError:  # a damaged cache entry is trained again
             pass
-    net, complete = train_network(cfg, plan, info, params)
-    if cfg.net_cache and complete:
+    partial = os.path.join(cache_dir(), f"{digest}.partial.pt") if cfg.net_cache else None
+    net = train_network(cfg, plan, info, params, partial)
+    if cfg.net_cache:
         try:
             save_net(net, settings, cached)
+            unlink_quiet(partial)
         except OSError as e:
             console.print(f"[yellow]warning:[/] the trained network was not cached ({e.strerror or e})")
     if cfg.save_net:
@@ -183,10 +186,13 @@ def network_for(cfg: VideoConfig, plan: Plan, info) -> tuple[StyleNet, dict, dic
     return net, settings, {"file": os.path.abspath(cfg.save_net) if cfg.save_net else cached, "cached": False}
 
 
-def train_network(cfg: VideoConfig, plan: Plan, info, params: NetTrainParams) -> tuple[StyleNet, bool]:
-    """Keyframes by the optimisation, flows of the training pairs, then the network's training. Ctrl-C during
-    the training stops it: the render goes on with the network as trained so far (not cached; ``--save-net``
-    still saves it). Returns (network, whether the training ran its whole budget)."""
+def train_network(cfg: VideoConfig, plan: Plan, info, params: NetTrainParams,
+                  partial: str | None = None) -> StyleNet:
+    """Keyframes by the optimisation, flows of the training pairs, then the network's training. Ctrl-C (SIGTERM,
+    the studio's Stop) stops the render: the keyframes painted and the training as far as it went are kept in
+    ``partial`` (the cache's; None: nothing is kept), from where the next render of the same clip, style and settings
+    (``--resume``) goes on, its iterations those of a training that never stopped."""
+    kept = _read_partial(partial)
     starts = _pairs_at(info.frames, cfg.train_pairs)
     keys = keyframes_at(info.frames, min(cfg.keyframes or 0, info.frames))
     wanted = set(starts) | {t + 1 for t in starts} | set(keys)
@@ -206,42 +212,91 @@ def train_network(cfg: VideoConfig, plan: Plan, info, params: NetTrainParams) ->
             pairs.append((frames[t], frames[t + 1], fw, mask))
             update(i + 1)
     style_params = StyleParams(seed=cfg.backend.seed)
-    keyframes = []
-    if keys:
+    painted: dict[int, torch.Tensor] = kept["keyframes"]
+    todo = [t for t in keys if t not in painted]
+    if todo:
         targets = style_targets(plan.net, list(plan.styles), cfg.style_spec.blend)
-        total = len(keys) * cfg.iters_first
-        with progress_bar(f"keyframes {', '.join(map(str, keys))} (optimisation)", total, unit="iter") as update:
-            for i, t in enumerate(keys):
-                st = StyleTransfer(plan.net, frames[t].to(plan.device), list(plan.styles), cfg.style_spec.blend,
-                                   style_params, style=targets)
-                done = i * cfg.iters_first
-                st.run(cfg.iters_first, progress=lambda k, n, _: update(done + k))
-                keyframes.append((frames[t], st.image()))
+        total = len(todo) * cfg.iters_first
+        try:
+            with progress_bar(f"keyframes {', '.join(map(str, todo))} (optimisation)", total, unit="iter") as update:
+                for i, t in enumerate(todo):
+                    st = StyleTransfer(plan.net, frames[t].to(plan.device), list(plan.styles), cfg.style_spec.blend,
+                                       style_params, style=targets)
+                    done = i * cfg.iters_first
+                    st.run(cfg.iters_first, progress=lambda k, n, _: update(done + k))
+                    painted[t] = st.image().cpu()
+        except KeyboardInterrupt:
+            where = _keep(partial, painted, None)
+            raise RenderInterrupted.before_frames(
+                f"the network's keyframes: {len(painted)} of {len(keys)} painted{where}") from None
+    keyframes = [(frames[t], painted[t].to(plan.device)) for t in keys]
     clip = training_clip(pairs, keyframes)
     trainer = NetTrainer(plan.net, list(plan.styles), cfg.style_spec.blend, clip, params, style_params)
+    before = trainer.restore(kept["trainer"]) if kept["trainer"] else 0
+    if before:
+        console.print(f"network: trained for {before} iterations ({trainer.seconds:.0f} s) before (from the cache), "
+                      f"training on", highlight=False)
     budget = params.seconds
-    last = {"t": 0.0}
+    last = {"t": trainer.seconds}
     with progress_bar("training the network", round(budget) if budget else params.iters,
-                      unit="second" if budget else "iter") as update:
+                      unit="second" if budget else "iter",
+                      first=min(round(trainer.seconds), round(budget)) if budget else before) as update:
         def report(i, n, info):
             now = info["seconds"]
-            if i == 1 or now - last["t"] >= 1.0 or (n and i == n):  # the loss crosses to the host once a second
+            if i == before + 1 or now - last["t"] >= 1.0 or (n and i == n):  # the loss crosses to the host once a second
                 last["t"] = now
                 update(min(round(now), round(budget)) if budget else i, f"iter {i}  loss {float(info['loss']):.3g}")
         net = trainer.train(report)
-    if not trainer.history:  # stopped before its first iteration: the untrained network is the identity
-        console.print("[yellow]interrupted:[/] the network was not trained; rendering the clip as it is "
-                      "(Ctrl-C again stops the render)", highlight=False)
-        return net, False
-    first, final = float(trainer.history[0]), float(torch.stack(trainer.history[-10:]).mean())
     if trainer.interrupted:
-        console.print(f"[yellow]interrupted:[/] training stopped after {len(trainer.history)} iterations (loss "
-                      f"{first:.3g} -> {final:.3g}); rendering with the network as trained so far (Ctrl-C again "
-                      f"stops the render)", highlight=False)
-        return net, False
+        where = _keep(partial, painted, trainer.checkpoint())
+        raise RenderInterrupted.before_frames(f"the network trained for {len(trainer.history)} of {params.iters} "
+                                              f"iterations ({trainer.seconds:.0f} s){where}")
+    first, final = float(trainer.history[0]), float(torch.stack(trainer.history[-10:]).mean())
     console.print(f"network trained: {len(trainer.history)} iterations, loss {first:.3g} -> {final:.3g}",
                   highlight=False)
-    return net, True
+    return net
+
+
+PARTIAL = "dreamreel-training"
+
+
+def _read_partial(path: str | None) -> dict:
+    """What a stopped render kept of this network's training: ``keyframes`` (frame -> painted) and ``trainer``
+    (:meth:`NetTrainer.checkpoint`, or None). Nothing, where there is no such file or it cannot be read."""
+    empty = {"keyframes": {}, "trainer": None}
+    if not path or not os.path.exists(path):
+        return empty
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("format") != PARTIAL:
+            return empty
+        return {"keyframes": {int(t): k for t, k in zip(state["keyframe_frames"].tolist(), state["keyframes"])},
+                "trainer": state.get("trainer")}
+    except Exception:  # a damaged entry: trained again from the start
+        return empty
+
+
+def _keep(path: str | None, painted: dict[int, torch.Tensor], checkpoint: dict | None) -> str:
+    """The training so far into ``path`` (atomically); the words that say where it went."""
+    if not path:
+        return "; not kept (--no-net-cache)"
+    frames = sorted(painted)
+    state = {"format": PARTIAL, "keyframe_frames": torch.tensor(frames, dtype=torch.int64),
+             "keyframes": torch.stack([painted[t].cpu() for t in frames]) if frames else torch.zeros(0),
+             "trainer": checkpoint}
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_beside(target)
+        try:
+            torch.save(state, tmp)
+            publish(tmp, target)
+        except BaseException:
+            unlink_quiet(tmp)
+            raise
+    except OSError as e:
+        return f"; not kept ({e.strerror or e})"
+    return "; kept in the cache, --resume goes on from there"
 
 
 class NetworkStyleMode(FromClip):

@@ -90,6 +90,7 @@ class Render:
     frames: Path | None
     proc: subprocess.Popen | None = None
     started: float = 0.0
+    stopping: bool = False  # Stop was pressed: the render is finishing its outputs and keeping its work
     log: Path = field(init=False)
 
     def __post_init__(self):
@@ -101,14 +102,17 @@ class Render:
     def start(self, resume: bool = False) -> None:
         argv = [*self.argv, "--resume"] if resume and self.frames is not None else self.argv
         env = {**os.environ, "COLUMNS": "100"}
+        self.stopping = False
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([sys.executable, "-c", CHILD, *argv], stdout=log,
                                          stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.started = time.monotonic()
 
     def stop(self) -> None:
-        """Ctrl-C: the render keeps its frames and writes the MP4/GIF of them."""
+        """Ctrl-C: the render stops within seconds in any phase, keeps its frames (and a keyframe being painted or
+        a network being trained, in the cache) and writes the MP4/GIF of the frames."""
         if self.proc is not None and self.proc.poll() is None:
+            self.stopping = True
             os.killpg(self.proc.pid, signal.SIGINT)
 
     def frame_count(self) -> int:
@@ -162,6 +166,8 @@ class Render:
             bar = f"{done} frames  {seconds:.0f} s"
         else:
             bar = f"starting  {seconds:.0f} s"
+        if running and self.stopping:
+            return f"stopping… ({done} frames kept so far)"
         return bar if running else self.finished()
 
     def finished(self) -> str:
@@ -173,8 +179,9 @@ class Render:
         errors = [ln for ln in lines if ln.startswith("error:")]
         if errors:
             return errors[-1]
-        if rc == 130:
-            return "stopped: " + " ".join(ln for ln in lines if "kept" in ln or "stopped" in ln)[-300:]
+        if rc in (130, 143):  # Stop (SIGINT), or a SIGTERM from elsewhere
+            said = next((ln for ln in reversed(lines) if ln.startswith("interrupted")), "")[-300:]
+            return f"stopped: {self.frame_count()} frames kept, Resume continues" + (f" ({said})" if said else "")
         return f"failed (exit code {rc}): " + (lines[-1] if lines else "")
 
     def downloads(self) -> list[str]:
@@ -282,13 +289,14 @@ def schedule_plot(values: dict[str, str], preset: str | None, frames: str | None
     return pd.DataFrame(rows), f"schedules of {cfg.frames} frames (preset {cfg.preset})"
 
 
-def _widget(p: object):
+def _widget(p: object, command: str):
     label = long_name(p)
     info = (p.help or "")[:160]
     if p.is_flag:
         return gr.Checkbox(label=label, info=info, value=False)
     if p.name in FILES:
-        return gr.File(label=label, file_count="multiple" if p.multiple else "single", type="filepath")
+        return gr.File(label=label, file_count="multiple" if p.multiple else "single", type="filepath",
+                       elem_id=f"{command}-{p.name}")
     if p.name == "preset":  # the shipped looks (or a .toml file's path, typed)
         from ... import presets
 
@@ -333,7 +341,7 @@ def _tab(studio: Studio, command: str) -> list:
             for panel, ps in panels.items():
                 with gr.Accordion(panel, open=panel in ("Input and output", "Motion", "Style")):
                     for p in ps:
-                        widgets[p.name] = _widget(p)
+                        widgets[p.name] = _widget(p, command)
         with gr.Column(scale=3):
             with gr.Row():
                 go = gr.Button("Render", variant="primary", elem_id=f"{command}-render")

@@ -266,6 +266,7 @@ class NetTrainer:
         self.history: list[torch.Tensor] = []
         self.amp = dev.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
+        self.seconds = 0.0  # training time so far (a restored checkpoint's included)
 
     def _style_content(self, out: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
         """The optimisation's weighted style + content + TV loss, averaged over the batch (one backbone pass for
@@ -353,22 +354,48 @@ class NetTrainer:
             parts["keyframe"] = k.detach()
         return total, parts
 
+    def checkpoint(self) -> dict:
+        """What continues this training where it stopped (:meth:`restore`): the network's state, Adam's (and the
+        GradScaler's), the iterations' losses, the time spent, the sampling generator and the loss's scale. The iterations after a
+        restore are those of a training that never stopped (on the CPU bit for bit); ``torch.save`` it."""
+        return {"net": self.net.state(), "opt": self.opt.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+                "history": torch.stack([h.detach().float().cpu() for h in self.history]) if self.history
+                else torch.zeros(0), "seconds": torch.tensor(self.seconds, dtype=torch.float64),
+                "gen": self.gen.get_state(), "scale": self.scale.detach().cpu() if self.scale is not None else None}
+
+    def restore(self, checkpoint: dict) -> int:
+        """Continue from :meth:`checkpoint`'s dict; returns the iterations it had done."""
+        net, _ = StyleNet.from_state(checkpoint["net"], where="training checkpoint")
+        self.net.load_state_dict(net.state_dict())
+        self.opt.load_state_dict(checkpoint["opt"])
+        if self.scaler is not None and checkpoint.get("scaler"):
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        self.history = [h.to(self.device) for h in checkpoint["history"]]
+        self.seconds = float(checkpoint["seconds"])
+        self.gen.set_state(checkpoint["gen"])
+        scale = checkpoint.get("scale")
+        self.scale = scale.to(self.device) if scale is not None else None
+        return len(self.history)
+
     def train(self, progress: TrainProgress | None = None, should_stop: Callable[[], bool] | None = None) -> StyleNet:
-        """Train up to ``iters`` iterations or ``seconds``; returns the network (in eval mode). Ctrl-C stops the
-        training early: the network as trained so far is returned and ``interrupted`` is set."""
+        """Train up to ``iters`` iterations or ``seconds`` (counting those of a restored checkpoint); returns the
+        network (in eval mode). Ctrl-C stops the training early: the network as trained so far is returned and
+        ``interrupted`` is set (:meth:`checkpoint` then keeps it)."""
         p = self.params
-        start = time.perf_counter()
+        start = time.perf_counter() - self.seconds
         decay_at = int(p.iters * 2 / 3)
         total_known = None if p.seconds else p.iters
         decayed = False
-        elapsed = 0.0
+        elapsed = self.seconds
         self.interrupted = False
-        for it in range(p.iters):
+        for it in range(len(self.history), p.iters):
             # the last third of the iterations or of the time budget, whichever comes first
             if not decayed and (it >= decay_at or (p.seconds is not None and elapsed >= p.seconds * 2 / 3)):
                 decayed = True
                 for g in self.opt.param_groups:
                     g["lr"] = p.lr / 2
+            drawn = self.gen.get_state()  # (an iteration cut short draws its crops again when restored)
             try:
                 self.opt.zero_grad(set_to_none=True)
                 loss, parts = self.loss()
@@ -379,15 +406,17 @@ class NetTrainer:
                 else:
                     loss.backward()
                     self.opt.step()
+                self.history.append(loss.detach())
+                elapsed = self.seconds = time.perf_counter() - start
+                if progress is not None:
+                    progress(it + 1, total_known, {"loss": loss.detach(), "seconds": elapsed, **parts})
             except KeyboardInterrupt:
                 # Ctrl-C: the training stops and keeps what it learned (an iteration cut short changes nothing:
                 # the optimiser steps last, and a step is not cut in the middle)
+                if len(self.history) == it:
+                    self.gen.set_state(drawn)
                 self.interrupted = True
                 break
-            self.history.append(loss.detach())
-            elapsed = time.perf_counter() - start
-            if progress is not None:
-                progress(it + 1, total_known, {"loss": loss.detach(), "seconds": elapsed, **parts})
             if (p.seconds is not None and elapsed >= p.seconds) or (should_stop is not None and should_stop()):
                 break
         return self.net.eval()
