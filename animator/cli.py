@@ -115,15 +115,33 @@ def resume_command(args: list[str]) -> str:
 
 #: the commands that render (an interrupted one is continued by the same command with --resume)
 RENDERS = ("dream", "zoom", "recursive", "progression", "stylize", "video")
-#: the signal that stopped the render (None: none yet); set by ``_on_sigterm`` and read once by ``interrupted``
+#: the signals that stopped the render, in order (the first makes the exit code); set by ``_on_signal``
 _stopped_by: list[int] = []
 
 
-def _on_sigterm(signum, frame) -> None:
-    """SIGTERM (``kill``, ``timeout``, a container's or a cluster's stop) means what Ctrl-C means: the render
-    stops, keeping its work. The handler raises KeyboardInterrupt where the main thread is, as SIGINT's does."""
+def _on_signal(signum, frame) -> None:
+    """SIGINT (Ctrl-C, the studio's Stop) and SIGTERM (``kill``, ``timeout``, a container's or a cluster's stop)
+    mean one thing: the render stops, keeping its work. The handler raises KeyboardInterrupt where the main
+    thread is, as Python's own SIGINT handler does, and records which signal it was (the exit code)."""
     _stopped_by.append(signum)
     raise KeyboardInterrupt
+
+
+def _reraise_lost_stop(hook):
+    """A KeyboardInterrupt raised where Python ignores exceptions — an at-fork hook (the main thread starting
+    ffmpeg), a ``__del__`` — is lost, and with it the user's Ctrl-C: seen there, the signal is raised again 50 ms
+    later (from a timer thread: by then the main thread is out of the hook), and its handler raises it in code
+    that stops. (Lost again, it is raised again.)"""
+
+    def unraisable(info) -> None:
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            again = threading.Timer(0.05, signal.raise_signal, (_stopped_by[-1] if _stopped_by else signal.SIGINT,))
+            again.daemon = True
+            again.start()
+            return
+        hook(info)
+
+    return unraisable
 
 
 def interrupted(e: BaseException | None, argv: list[str] | None) -> None:
@@ -144,12 +162,18 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     _stopped_by.clear()
     main_thread = threading.current_thread() is threading.main_thread()  # (signal handlers are the main thread's)
-    before = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    before, hook = {}, sys.unraisablehook
+    if main_thread:
+        before[signal.SIGTERM] = signal.signal(signal.SIGTERM, _on_signal)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (ignored stays ignored: nohup)
+            before[signal.SIGINT] = signal.signal(signal.SIGINT, _on_signal)
+        sys.unraisablehook = _reraise_lost_stop(hook)
     try:
         _main(command, argv)
     finally:
-        if main_thread:  # (a test's process, or a notebook's, gets its own handler back)
-            signal.signal(signal.SIGTERM, before)
+        for signum, handler in before.items():  # (a test's process, or a notebook's, gets its own back)
+            signal.signal(signum, handler)
+        sys.unraisablehook = hook
 
 
 def _main(command, argv: list[str] | None) -> None:

@@ -1,6 +1,8 @@
-"""Rich progress for long jobs: a bar, i/N, seconds per item, ETA."""
+"""Rich progress for long jobs: a bar, i/N, seconds per item, ETA; where the output is not a terminal (a log file, a
+pipe, the studio's log), a plain line every ``LOG_EVERY`` seconds with the same figures."""
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -25,20 +27,46 @@ class RateColumn(ProgressColumn):
         return Text(f"{task.elapsed / done:.2f} s/{self.unit}")
 
 
+#: seconds between two progress lines in a log (output that is not a terminal, where rich draws no live bar)
+LOG_EVERY = 5.0
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def log_line(description: str, done: int, total: int, unit: str, first: int, elapsed: float, status: str = "") -> str:
+    """One progress line for a log: ``keyframe 12 (optimisation): 40/100 iters, 4.40 s/iter, 0:02:56, ETA 0:04:24``."""
+    rate = elapsed / (done - first) if done > first and elapsed > 0 else None
+    eta = _clock(rate * (total - done)) if rate is not None and total else "--"
+    per = f"{rate:.2f} s/{unit}" if rate is not None else f"-- s/{unit}"
+    return f"{description}: {done}/{total} {unit}s, {per}, {_clock(elapsed)}, ETA {eta}" + (f"  {status}" if status else "")
+
+
 @contextmanager
 def progress_bar(description: str, total: int, unit: str = "step", first: int = 0):
     """Yields ``update(done, status="")``. ``first``: items already done before this run (a resume).
 
-    When the job stops with an exception the bar is taken away: what the user reads is the one
+    In a terminal, a live bar; elsewhere (a log) a line at the start and every ``LOG_EVERY`` seconds
+    (:func:`log_line`). When the job stops with an exception the bar is taken away: what the user reads is the one
     line that says what happened (and how many items were kept)."""
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn(unit + "s"), RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn(), TextColumn("{task.fields[status]}")]
     with Progress(*columns, console=console, transient=False) as p:
         task = p.add_task(description, total=total, completed=first, status="", first=first)
+        logging = not console.is_terminal
+        t0 = time.monotonic()
+        last = {"at": None}
 
         def update(done: int, status: str = "") -> None:
             p.update(task, completed=done, status=status)
+            now = time.monotonic()
+            if logging and (last["at"] is None or now - last["at"] >= LOG_EVERY) and done < total:
+                last["at"] = now
+                console.print(log_line(description, done, total, unit, first, now - t0, status), highlight=False,
+                              soft_wrap=True, markup=False)
 
         try:
             yield update

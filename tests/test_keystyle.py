@@ -291,3 +291,23 @@ def test_keyframes_method_bad_options(run_cli, tmp_path, args, message):
     code, _, err = run_cli("video", CLIP, "--style", STARRY, "-o", tmp_path / "o.mp4", "--method", "keyframes", *args)
     assert code == 2 and message in err, err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_clip_render_writes_progress_lines_with_an_eta_into_a_log(run_cli, tmp_path, monkeypatch):
+    """Output that is not a terminal (here captured; a log file, the studio's log) gets a line every LOG_EVERY
+    seconds from every long phase: the keyframe's painting and the frames, each with its rate and ETA."""
+    import re
+
+    from dreamreel.animator import progress
+
+    monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)  # a line at every update
+    code, _, err = run_cli("video", CLIP, "--style", STARRY, "--width", 64, "--max-frames", 4, "--key-iters", 12,
+                           "-o", tmp_path / "p.mp4")
+    assert code == 0, err
+    painting = re.findall(r"^keyframe 2 \(optimisation\): (\d+)/12 iters, [\d.]+ s/iter, \d:\d\d:\d\d, ETA \d:\d\d:\d\d",
+                          err, flags=re.M)
+    frames = re.findall(r"^video style 64x\d+: (\d+)/4 frames, [\d.]+ s/frame, \d:\d\d:\d\d, ETA \d:\d\d:\d\d",
+                        err, flags=re.M)
+    assert [int(k) for k in painting] == list(range(1, 12)), err  # every iteration but the last (the bar's own)
+    assert [int(k) for k in frames] == [1, 2, 3], err

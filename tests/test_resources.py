@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 
 import pytest
 import torch
@@ -23,9 +24,14 @@ TINY = ["--frames", 6, "--size", 64, "--steps", "0:(1)", "--octaves", "0:(1)"]
 
 
 def one_line(err: str) -> str:
-    lines = err.strip().splitlines()
+    """The one line that says what happened (the progress lines a log gets while the render ran are not it)."""
+    lines = [ln for ln in err.strip().splitlines() if ln.strip() and not PROGRESS_LINE.match(ln)]
     assert len(lines) == 1, err
     return lines[0]
+
+
+#: a progress line in a log (animator/progress.log_line)
+PROGRESS_LINE = re.compile(r"^.+: \d+/\d+ \w+s, [-\d.]+ s/\w+, \d+:\d\d:\d\d, ETA [-\d:]+")
 
 
 # --------------------------------------------------------------------------- folders that cannot be written

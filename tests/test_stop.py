@@ -235,3 +235,28 @@ def test_sigterm_in_a_zoom_writes_the_mp4_of_the_frames_so_far(tmp_path):
     assert p.returncode == 143, err
     assert "interrupted: " in err and "continue with: dreamreel zoom" in err
     assert out.exists() and (tmp_path / "z.gif").exists() and not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_a_ctrl_c_that_lands_where_python_ignores_exceptions_still_stops_the_render(run_cli, tmp_path, monkeypatch):
+    """The handler's KeyboardInterrupt, raised while the main thread runs an at-fork hook (as it starts ffmpeg) or a
+    ``__del__``, is ignored by Python: that Ctrl-C was lost and the render ran to its end. It is raised again."""
+    from dreamreel.animator.modes import zoom
+
+    step = zoom.ZoomMode.step
+
+    class Lost:
+        def __del__(self):
+            raise KeyboardInterrupt  # what the signal handler does when the signal lands in such a place
+
+    def step_and_lose(self, t, *a, **kw):
+        time.sleep(0.2)
+        if t == 2:
+            Lost()  # collected at once: "Exception ignored in ... __del__"
+        return step(self, t, *a, **kw)
+
+    monkeypatch.setattr(zoom.ZoomMode, "step", step_and_lose)
+    code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "z.mp4", "--frames", 8, "--size", 64,
+                           "--steps", "0:(1)", "--octaves", "0:(1)")
+    assert code == 130, err
+    kept = FrameDir(tmp_path / "z_frames").count_complete()
+    assert 2 <= kept < 8 and f"interrupted: {kept} of 8 frames done" in err, err
