@@ -88,12 +88,16 @@ def test_a_lite0_dream_does_not_load_torchvisions_model_zoo(tmp_path):
     assert _python(code) == "0 False"
 
 
-def test_samples_hold_inputs_and_the_studio_offers_only_them():
+def test_samples_hold_inputs_and_the_studio_offers_only_them(monkeypatch):
     """samples/ is what a user may dream or stylise; README's pictures live in docs/gallery/ and are not offered."""
     from conftest import REPO
 
     pytest.importorskip("gradio", reason="the studio extra is not installed: pip install '.[studio]'")
+    from dreamreel.animator.front import studio
     from dreamreel.animator.front.studio import samples
+
+    # (the repository's samples/: an installed copy of dreamreel, not an editable one, has none beside it)
+    monkeypatch.setattr(studio, "SAMPLES", REPO / "samples")
 
     gallery = {p.name for p in (REPO / "docs" / "gallery").iterdir()}
     pictures, clips = samples("picture"), samples("clip")

@@ -311,3 +311,41 @@ def test_a_clip_render_writes_progress_lines_with_an_eta_into_a_log(run_cli, tmp
                         err, flags=re.M)
     assert [int(k) for k in painting] == list(range(1, 12)), err  # every iteration but the last (the bar's own)
     assert [int(k) for k in frames] == [1, 2, 3], err
+
+
+def test_a_clip_three_times_larger_gets_the_same_keyframes_and_frames_at_its_own_size(tmp_path):
+    """The method sees a clip larger than its working size at that size (issue 33: at 720p a clip got a keyframe
+    every 3 frames where its 384 px copy got one in 48): the same pan at 96 and at 288 px wide, worked at 96, places
+    the same keyframes, and its frames come out at the clip's own size."""
+    from dreamreel.animator.clips.keyframes import KeyframeStyleMode, working_clip
+    from dreamreel.animator.media import Mp4Writer
+
+    n, step = 16, 6
+    scene = _scene(64, 96 + step * (n - 1), seed=11)
+    keys, outs, sources = {}, {}, {}
+    for scale in (1, 3):
+        path = tmp_path / f"pan{scale}.mp4"
+        big = F.interpolate(scene, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
+        with Mp4Writer(path, fps=10, crf=0) as w:
+            for t in range(n):
+                w.write(big[..., step * scale * t: step * scale * (t + 16)])
+        info = open_clip(str(path))
+        work = working_clip(info, 96)
+        assert (work.width, work.height) == (96, 64) and (info.width, info.height) == (96 * scale, 64 * scale)
+        first = ClipReader(work).frame(8)
+        sources[scale] = [ClipReader(work).frame(t) for t in (0, 8, 15)]
+
+        def paint(t, frame, init):
+            return 1 - frame  # (a "painting": the frame's negative)
+
+        mode = KeyframeStyleMode(ClipReader(info, keep=3), 8, 1 - first, paint, SynthParams(), work=work)
+        out = [mode.step(t, None, 0) for t in range(n)]
+        assert all(o.shape[-2:] == (64 * scale, 96 * scale) for o in out)
+        keys[scale], outs[scale] = sorted(mode.keys), out
+    assert keys[1] == keys[3] and len(keys[1]) >= 3, keys
+    # the larger clip's frames, seen at the working size, are the smaller clip's, as near as the two clips' own
+    # frames are at that size (a bicubic enlargement, H.264's chroma, ffmpeg's area reduction)
+    small = [F.interpolate(o, size=(64, 96), mode="area") for o in outs[3]]
+    apart = max(float((a - b).abs().mean()) for a, b in zip(small, outs[1]))
+    sources_apart = max(float((a - b).abs().mean()) for a, b in zip(sources[3], sources[1]))
+    assert apart < 1.5 * sources_apart + 0.005, (apart, sources_apart)

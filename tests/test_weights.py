@@ -56,7 +56,8 @@ FILES = {
     "empty.pth": (lambda d: (d / "empty.pth").write_bytes(b""), "weights file {} is empty (0 bytes)"),
     "text.pth": (lambda d: (d / "text.pth").write_text("these are not weights\n"),
                  "{} is not a PyTorch weights file (.pth / .pt, as torch.save writes them)"),
-    "random.pth": (lambda d: (d / "random.pth").write_bytes(os.urandom(5000)),
+    # (random bytes, but not starting with 0x80, the pickle protocol opcode: 1 run in 256 read as a pickle)
+    "random.pth": (lambda d: (d / "random.pth").write_bytes(b"\x00" + os.urandom(4999)),
                    "{} is not a PyTorch weights file (.pth / .pt, as torch.save writes them)"),
     "truncated.pth": (lambda d: (d / "truncated.pth").write_bytes(saved(d / "t", vgg_state()).read_bytes()[:4_000_000]),
                       "weights file {} is truncated: the file ends before the archive does (4,000,000 bytes)"),
