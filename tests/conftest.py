@@ -9,6 +9,9 @@ which looks in ``$DREAMREEL_WEIGHTS`` (a folder holding ``vgg16_caffe_features.p
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 # tests share the cores with each other's ffmpeg and with whatever else runs: wait passively
@@ -134,3 +137,25 @@ def load(path: Path, size: int) -> torch.Tensor:
 
     img = read_image(str(path))
     return resize_to(img, fit_size(img.shape[-2], img.shape[-1], size))
+
+
+# ---------------------------------------------------------------------- renders stopped from outside (subprocesses)
+
+PACED = Path(__file__).parent / "helpers" / "paced_cli.py"
+
+
+def start_paced(args: list, *helper_args) -> subprocess.Popen:
+    # the same thread count as this process: the frames must match bit for bit
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads()), "OMP_WAIT_POLICY": "PASSIVE"}
+    return subprocess.Popen([sys.executable, str(PACED), *map(str, helper_args), *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def wait_for(p: subprocess.Popen, path: Path, timeout: float = 300) -> None:
+    end = time.monotonic() + timeout
+    while not path.exists():
+        if p.poll() is not None:
+            raise AssertionError(f"the render ended (exit {p.returncode}) before {path.name}: "
+                                 f"{p.stderr.read().decode()[-2000:]}")
+        assert time.monotonic() < end, f"no {path} after {timeout} s"
+        time.sleep(0.01)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,10 +19,9 @@ from dreamreel.animator.media import FrameDir
 from dreamreel.animator.media.ffmpeg import probe_video
 from dreamreel.animator.frameloop.scheduler import CrossFade, FrameScheduler, Sinks, Source
 
-from conftest import CLIP, SAMPLES, STARRY
+from conftest import CLIP, SAMPLES, STARRY, start_paced, wait_for
 from helpers.gif_parse import gif_info
 
-HELPER = Path(__file__).parent / "helpers" / "paced_cli.py"
 FIG = SAMPLES / "figures.jpg"
 
 
@@ -53,23 +50,6 @@ MODES = {
                                          "--max-frames", 8, "--method", "keyframes", "--key-iters", 4, "--keyframes", 2],
                               "k_frames", 8),
 }
-
-
-def start_paced(args: list, *helper_args) -> subprocess.Popen:
-    # the same thread count as this process: the frames must match bit for bit
-    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads()), "OMP_WAIT_POLICY": "PASSIVE"}
-    return subprocess.Popen([sys.executable, str(HELPER), *map(str, helper_args), *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-
-
-def wait_for(p: subprocess.Popen, path: Path, timeout: float = 300) -> None:
-    end = time.monotonic() + timeout
-    while not path.exists():
-        if p.poll() is not None:
-            raise AssertionError(f"the render ended (exit {p.returncode}) before {path.name}: "
-                                 f"{p.stderr.read().decode()[-2000:]}")
-        assert time.monotonic() < end, f"no {path} after {timeout} s"
-        time.sleep(0.01)
 
 
 def stale(folder: Path) -> list[Path]:

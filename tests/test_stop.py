@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,10 +18,7 @@ import torch
 
 from dreamreel.animator.media import FrameDir
 
-from conftest import CLIP, SAMPLES, STARRY
-
-HELPER = Path(__file__).parent / "helpers" / "paced_cli.py"
-
+from conftest import CLIP, SAMPLES, STARRY, start_paced, wait_for
 
 def _judged_style(frames_dir: Path, n: int) -> float:
     """Lite0's style loss of the frames against The Starry Night, averaged (the judge of issue 21, on Lite0)."""
@@ -166,22 +161,6 @@ def test_ctrl_c_during_network_training_keeps_it_and_resume_trains_on_to_the_sam
 # ------------------------------------------------------------------------------------------ the real signals
 
 
-def _start(args: list, *helper_args) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads()), "OMP_WAIT_POLICY": "PASSIVE"}
-    return subprocess.Popen([sys.executable, str(HELPER), *map(str, helper_args), *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-
-
-def _wait_for(p: subprocess.Popen, path: Path, timeout: float = 240) -> None:
-    end = time.monotonic() + timeout
-    while not path.exists():
-        if p.poll() is not None:
-            raise AssertionError(f"the render ended (exit {p.returncode}) before {path.name}: "
-                                 f"{p.stderr.read().decode()[-2000:]}")
-        assert time.monotonic() < end, f"no {path} after {timeout} s"
-        time.sleep(0.02)
-
-
 PHASES = {
     # (the command's own options, the helper's pacing, what the cache keeps)
     "paint": (["--method", "keyframes", "--key-iters", 200], ("--slow", "paint", 0.3), "keyframes/*.pt"),
@@ -197,8 +176,8 @@ def test_a_signal_stops_the_render_in_seconds_in_every_phase(tmp_path, phase, si
     out = tmp_path / "o.mp4"
     args = ["video", CLIP, "--style", STARRY, "--width", 64, "--max-frames", 6, *own, "-o", out]
     marker = tmp_path / "marker"
-    p = _start(args, *pacing, *((marker,) if phase != "frames" else ()))
-    _wait_for(p, marker if phase != "frames" else tmp_path / "o_frames" / "frame_000001.png")
+    p = start_paced(args, *pacing, *((marker,) if phase != "frames" else ()))
+    wait_for(p, marker if phase != "frames" else tmp_path / "o_frames" / "frame_000001.png")
     t0 = time.monotonic()
     if sig == signal.SIGINT:
         os.killpg(p.pid, signal.SIGINT)  # Ctrl-C in a terminal: the foreground group
@@ -227,8 +206,8 @@ def test_sigterm_in_a_zoom_writes_the_mp4_of_the_frames_so_far(tmp_path):
     out = tmp_path / "z.mp4"
     args = ["zoom", SAMPLES / "figures.jpg", "--frames", 8, "--size", 64, "--steps", "0:(1)", "--octaves", "0:(1)",
             "-o", out, "--gif", tmp_path / "z.gif"]
-    p = _start(args, 1.0)
-    _wait_for(p, tmp_path / "z_frames" / "frame_000001.png")
+    p = start_paced(args, 1.0)
+    wait_for(p, tmp_path / "z_frames" / "frame_000001.png")
     os.kill(p.pid, signal.SIGTERM)
     _, err = p.communicate(timeout=60)
     err = err.decode()

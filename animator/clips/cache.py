@@ -1,10 +1,15 @@
 """Where a clip's costly artefacts are kept between renders (keyframes, trained networks), and the keys that say
 whether one fits: ``cache_root`` (``$DREAMREEL_CACHE``, else ``$XDG_CACHE_HOME/dreamreel``, else
-~/.cache/dreamreel), a file's key (path, size, mtime), a file's sha256."""
+~/.cache/dreamreel), a file's key (path, size, mtime), a file's sha256; ``save`` writes an entry whole or not at all."""
 from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
+
+import torch
+
+from ..media.atomic import publish, tmp_beside, unlink_quiet
 
 
 def cache_root() -> str:
@@ -24,3 +29,17 @@ def sha256_of(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def save(state: dict, path: str | Path) -> None:
+    """``torch.save(state)`` to ``path`` atomically: a temporary name beside it (its folder made), then a rename; a
+    failure (OSError: a full disk) leaves no file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_beside(target)
+    try:
+        torch.save(state, tmp)
+        publish(tmp, target)
+    except BaseException:
+        unlink_quiet(tmp)
+        raise

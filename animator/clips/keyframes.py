@@ -20,7 +20,6 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 
@@ -30,14 +29,13 @@ from ...engine.style import StyleParams, StyleTransfer, content_targets, losses,
 from ...engine.style.synth import KeyframeBank, PatchSynth, SynthParams, carry_field, identity_field
 from ..request.configs import VideoConfig
 from ..media import ClipReader
-from ..media.atomic import publish, tmp_beside, unlink_quiet
 from ..errors import RenderInterrupted
 from ..progress import console, progress_bar
 from ..request.resolve import Plan, resolve
 from ..frameloop.scheduler import FromClip, Source
 from ..media.clip import ClipInfo
 from .base import OVERLAP, ClipMethod, Opened, keyframes_at
-from .cache import cache_root, file_key, sha256_of
+from .cache import cache_root, file_key, save, sha256_of
 
 FRAMES_PER_KEY = 96
 COVERAGE = 0.7  # a new keyframe where less of the frame than this traces back to the last keyframe (0.5 left
@@ -229,19 +227,11 @@ class Painter:
         resumed render paints on from it. Whether it was kept."""
         if not self.cfg.net_cache:
             return False
-        target = Path(self._path(t))
         state = {"format": FORMAT, "key": self.digest, "frame": t, "styled": styled.detach().cpu()}
         if history is not None:
             state["history"] = torch.stack([h.detach().float().cpu() for h in history]) if history else torch.zeros(0)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = tmp_beside(target)
-            try:
-                torch.save(state, tmp)
-                publish(tmp, target)
-            except BaseException:
-                unlink_quiet(tmp)
-                raise
+            save(state, self._path(t))
         except OSError as e:
             console.print(f"[yellow]warning:[/] keyframe {t} was not cached ({e.strerror or e})")
             return False

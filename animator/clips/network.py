@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 
 import torch
 
@@ -22,14 +21,14 @@ from ...engine.style.network import (VERSION, NetArch, NetTrainer, NetTrainParam
 from ...engine.device import pick_device
 from ..frameloop.scheduler import FromClip, Source
 from ..media import ClipReader
-from ..media.atomic import check_writable, publish, tmp_beside, unlink_quiet
+from ..media.atomic import check_writable, unlink_quiet
 from ..errors import RenderInterrupted
 from ..media.clip import ClipInfo
 from ..progress import console, progress_bar
 from ..request.configs import NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, NET_GPU_UPSAMPLING, VideoConfig
 from ..request.resolve import Plan, engine_errors, read_net, resolve
 from .base import ClipMethod, Opened, keyframes_at
-from .cache import cache_root, file_key, sha256_of
+from .cache import cache_root, file_key, save, sha256_of
 
 
 def cache_dir() -> str:
@@ -39,15 +38,7 @@ def cache_dir() -> str:
 
 def save_net(net: StyleNet, settings: dict, path: str) -> None:
     """Write a network file atomically (a temporary name beside it, then a rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_beside(target)
-    try:
-        torch.save(net.state(settings), tmp)
-        publish(tmp, target)
-    except BaseException:
-        unlink_quiet(tmp)
-        raise
+    save(net.state(settings), path)
 
 
 def training_seconds(frames: int) -> float:
@@ -284,16 +275,8 @@ def _keep(path: str | None, painted: dict[int, torch.Tensor], checkpoint: dict |
     state = {"format": PARTIAL, "keyframe_frames": torch.tensor(frames, dtype=torch.int64),
              "keyframes": torch.stack([painted[t].cpu() for t in frames]) if frames else torch.zeros(0),
              "trainer": checkpoint}
-    target = Path(path)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_beside(target)
-        try:
-            torch.save(state, tmp)
-            publish(tmp, target)
-        except BaseException:
-            unlink_quiet(tmp)
-            raise
+        save(state, path)
     except OSError as e:
         return f"; not kept ({e.strerror or e})"
     return "; kept in the cache, --resume goes on from there"
