@@ -349,3 +349,37 @@ def test_a_clip_three_times_larger_gets_the_same_keyframes_and_frames_at_its_own
     apart = max(float((a - b).abs().mean()) for a, b in zip(small, outs[1]))
     sources_apart = max(float((a - b).abs().mean()) for a, b in zip(sources[3], sources[1]))
     assert apart < 1.5 * sources_apart + 0.005, (apart, sources_apart)
+
+
+def test_a_shot_cut_gets_one_keyframe_the_first_frame_of_the_new_shot(tmp_path):
+    """Two slow pans over different scenes, joined: the cut is new content the flow cannot trace, so the first frame
+    after it becomes a keyframe — one (the clip's ends follow their own rule: more than a tenth new since the last
+    keyframe) — and the frames of each shot show their own scene's painting."""
+    from dreamreel.animator.clips.keyframes import KeyframeStyleMode
+    from dreamreel.animator.media import Mp4Writer
+
+    n, cut = 24, 12
+    shots = [_scene(64, 96 + 2 * n, seed=s) for s in (21, 22)]
+    frames = [shots[t >= cut][..., 2 * t: 2 * t + 96] for t in range(n)]
+    with Mp4Writer(tmp_path / "cut.mp4", fps=10, crf=0) as w:
+        for f in frames:
+            w.write(f)
+    reader = ClipReader(open_clip(str(tmp_path / "cut.mp4")), keep=3)
+    painted: list[int] = []
+
+    def painting(x):  # (strokes-free: a frame's painting is its scene's, wherever the frame is)
+        return 1 - x[:, [2, 0, 1]] * 0.8
+
+    def paint(t, frame, init):
+        painted.append(t)
+        return painting(frame)
+
+    decoded = ClipReader(open_clip(str(tmp_path / "cut.mp4")))
+    frames = [decoded.frame(t) for t in range(n)]  # (as the mode sees them: H.264's chroma)
+    mode = KeyframeStyleMode(reader, 6, painting(frames[6]), paint, SynthParams())
+    out = [mode.step(t, None, 0) for t in range(n)]
+    assert [t for t in painted if 0 < t < n - 1] == [cut], painted
+    err = [float((o - painting(f))[..., 4:-4, 4:-4].abs().mean()) for o, f in zip(out, frames)]
+    other = [float((o - painting(frames[cut - 1 if t >= cut else cut]))[..., 4:-4, 4:-4].abs().mean())
+             for t, o in enumerate(out)]
+    assert max(err) < 0.04 and min(other) > 4 * max(err), (err, other)  # no shot shows the other's painting
