@@ -117,6 +117,8 @@ def resume_command(args: list[str]) -> str:
 RENDERS = ("dream", "zoom", "recursive", "progression", "stylize", "video")
 #: the signals that stopped the render, in order (the first makes the exit code); set by ``_on_signal``
 _stopped_by: list[int] = []
+#: set while ``main`` runs: a lost stop is raised again only then (never into whatever runs after ``main``)
+_running = threading.Event()
 
 
 def _on_signal(signum, frame) -> None:
@@ -127,6 +129,11 @@ def _on_signal(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _raise_again(signum: int) -> None:
+    if _running.is_set():
+        signal.raise_signal(signum)
+
+
 def _reraise_lost_stop(hook):
     """A KeyboardInterrupt raised where Python ignores exceptions — an at-fork hook (the main thread starting
     ffmpeg), a ``__del__`` — is lost, and with it the user's Ctrl-C: seen there, the signal is raised again 50 ms
@@ -135,7 +142,7 @@ def _reraise_lost_stop(hook):
 
     def unraisable(info) -> None:
         if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
-            again = threading.Timer(0.05, signal.raise_signal, (_stopped_by[-1] if _stopped_by else signal.SIGINT,))
+            again = threading.Timer(0.05, _raise_again, (_stopped_by[-1] if _stopped_by else signal.SIGINT,))
             again.daemon = True
             again.start()
             return
@@ -168,9 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (ignored stays ignored: nohup)
             before[signal.SIGINT] = signal.signal(signal.SIGINT, _on_signal)
         sys.unraisablehook = _reraise_lost_stop(hook)
+    _running.set()
     try:
         _main(command, argv)
     finally:
+        _running.clear()
         for signum, handler in before.items():  # (a test's process, or a notebook's, gets its own back)
             signal.signal(signum, handler)
         sys.unraisablehook = hook
