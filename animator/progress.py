@@ -44,6 +44,24 @@ def log_line(description: str, done: int, total: int, unit: str, first: int, ela
     return f"{description}: {done}/{total} {unit}s, {per}, {_clock(elapsed)}, ETA {eta}" + (f"  {status}" if status else "")
 
 
+def log_lines(description: str, total: int, unit: str = "step", first: int = 0):
+    """``update(done, status="")`` that writes :func:`log_line` at the start and every ``LOG_EVERY`` seconds where
+    the output is not a terminal (a log), and nothing in a terminal: a phase inside another's live bar (a keyframe
+    painted while the frame loop's bar stands) and :func:`progress_bar`'s lines."""
+    logging = not console.is_terminal
+    t0 = time.monotonic()
+    last = {"at": None}
+
+    def update(done: int, status: str = "") -> None:
+        now = time.monotonic()
+        if logging and (last["at"] is None or now - last["at"] >= LOG_EVERY) and done < total:
+            last["at"] = now
+            console.print(log_line(description, done, total, unit, first, now - t0, status), highlight=False,
+                          soft_wrap=True, markup=False)
+
+    return update
+
+
 @contextmanager
 def progress_bar(description: str, total: int, unit: str = "step", first: int = 0):
     """Yields ``update(done, status="")``. ``first``: items already done before this run (a resume).
@@ -56,17 +74,11 @@ def progress_bar(description: str, total: int, unit: str = "step", first: int = 
                TimeRemainingColumn(), TextColumn("{task.fields[status]}")]
     with Progress(*columns, console=console, transient=False) as p:
         task = p.add_task(description, total=total, completed=first, status="", first=first)
-        logging = not console.is_terminal
-        t0 = time.monotonic()
-        last = {"at": None}
+        log = log_lines(description, total, unit, first)
 
         def update(done: int, status: str = "") -> None:
             p.update(task, completed=done, status=status)
-            now = time.monotonic()
-            if logging and (last["at"] is None or now - last["at"] >= LOG_EVERY) and done < total:
-                last["at"] = now
-                console.print(log_line(description, done, total, unit, first, now - t0, status), highlight=False,
-                              soft_wrap=True, markup=False)
+            log(done, status)
 
         try:
             yield update

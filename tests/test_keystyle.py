@@ -303,13 +303,16 @@ def test_a_clip_render_writes_progress_lines_with_an_eta_into_a_log(run_cli, tmp
     monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(progress, "LOG_EVERY", 0.0)  # a line at every update
     code, _, err = run_cli("video", CLIP, "--style", STARRY, "--width", 64, "--max-frames", 4, "--key-iters", 12,
-                           "-o", tmp_path / "p.mp4")
+                           "--keyframes", 2, "-o", tmp_path / "p.mp4")
     assert code == 0, err
-    painting = re.findall(r"^keyframe 2 \(optimisation\): (\d+)/12 iters, [\d.]+ s/iter, \d:\d\d:\d\d, ETA \d:\d\d:\d\d",
+    painting = re.findall(r"^keyframe 1 \(optimisation\): (\d+)/12 iters, [\d.]+ s/iter, \d:\d\d:\d\d, ETA \d:\d\d:\d\d",
                           err, flags=re.M)
     frames = re.findall(r"^video style 64x\d+: (\d+)/4 frames, [\d.]+ s/frame, \d:\d\d:\d\d, ETA \d:\d\d:\d\d",
                         err, flags=re.M)
     assert [int(k) for k in painting] == list(range(1, 12)), err  # every iteration but the last (the bar's own)
+    # the later keyframe, painted inside the frame loop's bar: its lines too
+    later = re.findall(r"^keyframe 3 \(optimisation\): (\d+)/12 iters, [\d.]+ s/iter", err, flags=re.M)
+    assert [int(k) for k in later] == list(range(1, 12)), err
     assert [int(k) for k in frames] == [1, 2, 3], err
 
 

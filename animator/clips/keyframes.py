@@ -30,7 +30,7 @@ from ...engine.style.synth import KeyframeBank, PatchSynth, SynthParams, carry_f
 from ..request.configs import VideoConfig
 from ..media import ClipReader
 from ..errors import RenderInterrupted
-from ..progress import console, progress_bar
+from ..progress import console, log_lines, progress_bar
 from ..request.resolve import Plan, resolve
 from ..frameloop.scheduler import FromClip, Source
 from ..media.clip import ClipInfo
@@ -296,8 +296,9 @@ class Painter:
             if bar:
                 with progress_bar(f"keyframe {t} (optimisation)", iters, unit="iter", first=done) as update:
                     st.run(iters - done, progress=lambda k, n, _: update(done + k))
-            else:
-                st.run(iters - done)
+            else:  # (inside the frame loop's bar: lines in a log only)
+                log = log_lines(f"keyframe {t} (optimisation)", iters, unit="iter", first=done)
+                st.run(iters - done, progress=lambda k, n, _: log(done + k))
             paint_on(st, iters, t)
         except KeyboardInterrupt:
             painted = len(st.history)
