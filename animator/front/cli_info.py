@@ -1,4 +1,4 @@
-"""The commands that tell rather than render: ``presets``, ``models``, ``metrics``."""
+"""The commands that tell rather than render: ``presets``, ``models``, ``metrics``, ``audio``."""
 from __future__ import annotations
 
 import re
@@ -81,7 +81,48 @@ def models() -> None:
 
 
 
+def audio(
+    song: str = typer.Argument(..., help="A song: any sound or video file ffmpeg reads."),
+    plot: Optional[str] = typer.Option(None, help="Write the music variables' curves here (.png)."),
+    fps: float = typer.Option(24.0, help="Frames per second of the render the curves are for."),
+    start: float = typer.Option(0.0, help="Song: start time in seconds."),
+    end: Optional[float] = typer.Option(None, help="Song: end time in seconds."),
+    beat_decay: float = typer.Option(0.5, help="beat falls from 1 to 0 over this share of the time to the next beat."),
+) -> None:
+    """What a zoom's --audio hears in SONG: its tempo, its beats, and the curves of the music variables."""
+    from ..errors import UserError
+
+    if not fps > 0 or not 0 < beat_decay <= 1 or (end is not None and not end > start) or start < 0:
+        raise UserError("--fps must be > 0, --beat-decay in (0, 1], 0 <= --start < --end")
+    if plot is not None and not plot.lower().endswith(".png"):
+        raise UserError(f"--plot {plot} must end in .png")
+    from ..media.music import MEANINGS, analyse, plot_curves
+
+    s = analyse(song, start, end)
+    for note in s.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+    n = s.frames(fps)
+    curves = s.curves(fps, n, beat_decay)
+    tempo = f"{s.bpm:.1f} bpm" if s.bpm > 0 else "no steady beat"
+    print(f"{song}: {s.seconds:.2f} s, tempo {tempo}, {len(s.beats)} beats; at {fps:g} fps {n} frames")
+    shown = ", ".join(f"{b:.2f}" for b in s.beats[:24]) + (", ..." if len(s.beats) > 24 else "")
+    if len(s.beats):
+        print(f"beats (s): {shown}")
+        frames = ", ".join(str(f) for f in curves.beat_frames[:24]) + (", ..." if len(curves.beat_frames) > 24 else "")
+        print(f"beat frames: {frames}")
+    whole = s.whole_beats(fps)
+    if whole is not None:
+        print(f"a --loop of the song: {whole[0]} frames ({whole[1]} whole beats)")
+    for name, meaning in MEANINGS.items():
+        v = curves.values[name]
+        print(f"  {name:7s} {meaning}: mean {v.mean():.2f}, max {v.max():.2f}")
+    if plot is not None:
+        plot_curves(curves, plot, f"{song}: {tempo}, {len(s.beats)} beats, {fps:g} fps")
+        console.print(f"[green]wrote[/] {plot}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("presets")(list_presets)
+    app.command("audio")(audio)
     app.command("models")(models)
     app.add_typer(metrics_app, name="metrics")

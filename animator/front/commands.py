@@ -18,8 +18,8 @@ import typer
 from ..request.configs import (NET_CPU_ITERS, NET_GPU_BATCH, NET_GPU_ITERS, DreamConfig, ProgressionConfig, RecursiveConfig,
                       StyleConfig, VideoConfig, build, zoom_config)
 from ..errors import UserError
-from .options import (ANIMATION, BACKEND, GIF, GUIDE, IMAGE_ARG, LOOP, PINGPONG, PIXEL, RESUME, STROKE, TARGET,
-                      arrange, with_options)
+from .options import (ANIMATION, BACKEND, GIF, GUIDE, IMAGE_ARG, LOOP, PINGPONG, PIXEL, RESUME, SONG, STROKE,
+                      TARGET, arrange, with_options)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dreamreel: DeepDream stills and zooms, recursive dreams and style transfer.")
@@ -86,7 +86,7 @@ def dream(
 
 
 @app.command()
-@with_options(BACKEND, TARGET, ANIMATION, LOOP)
+@with_options(BACKEND, TARGET, ANIMATION, LOOP, SONG)
 def zoom(
     image: str = IMAGE_ARG,
     output: str = typer.Option(..., "-o", "--output", help="Output video (.mp4) or .gif."),

@@ -44,6 +44,15 @@ RESUME = {"resume": (bool, typer.Option(False, help="Continue a stopped render f
 FRAMES = {"frames_dir": (Optional[str], typer.Option(None, help="Folder for the PNG frames (default: OUTPUT_frames/)."))}
 ANIMATION = GIF | FRAMES | RESUME
 LOOP = {"loop": (bool, typer.Option(False, help="Make the MP4 and GIF loop with no seam."))}
+#: --audio: a song the render follows (the music variables of the schedules) and its MP4 carries
+SONG = {
+    "audio": (Optional[str], typer.Option(None, metavar="SONG", help="A song: the render lasts as long, the MP4 "
+                                          "carries it, schedules read beat, bass...")),
+    "start": (Optional[float], typer.Option(None, help="Song: start time in seconds.")),
+    "end": (Optional[float], typer.Option(None, help="Song: end time in seconds.")),
+    "beat_decay": (Optional[float], typer.Option(None, help="beat falls from 1 to 0 over this share of the time to "
+                                                 "the next beat (0.5).")),
+}
 PINGPONG = {"pingpong": (bool, typer.Option(False, help="Loop by playing forward, then back (instead of a "
                                                        "cross-fade back to the first frame)."))}
 
@@ -74,9 +83,10 @@ def with_options(*groups: dict[str, tuple[Any, Any]]) -> Callable:
 
 #: every option's panel in ``--help``, by name: the same option is in the same panel in every command
 PANELS: dict[str, tuple[str, ...]] = {
-    "Input and output": ("output", "gif", "every", "gif_width", "frames_dir", "resume", "mp4", "fps", "crf",
+    "Input and output": ("output", "plot", "gif", "every", "gif_width", "frames_dir", "resume", "mp4", "fps", "crf",
                          "dither", "loop", "pingpong", "size", "width", "start", "end", "max_frames", "frames",
                          "caption", "preview", "alpha", "init_blend"),
+    "Music": ("audio", "beat_decay"),
     "Motion": ("zoom", "angle", "translation_x", "translation_y", "center_x", "center_y", "border", "cadence",
                "flow", "carry", "persistence"),
     "Dream": ("preset", "dream_mode", "layers", "layer", "channels", "klass", "guide", "similarity", "pixel_weight",

@@ -2,7 +2,8 @@
 
 Modules: ``atomic`` (temporary names, publishing, write checks), ``images`` (decode, read, write,
 8-bit conversion, sizing), ``frames`` (PNG frame folders), ``ffmpeg`` (the one ffmpeg runner, video
-probing), ``mp4`` (streamed H.264), ``gif`` (palette GIFs), ``clip`` (clips as a frame source).
+probing), ``mp4`` (streamed H.264), ``gif`` (palette GIFs), ``clip`` (clips as a frame source), ``audio`` (a song decoded
+as a stream, its cut for an MP4), ``music`` (the song's tempo, beats and bands: the schedules' music variables).
 
 House rules:
 

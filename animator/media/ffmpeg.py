@@ -90,6 +90,33 @@ def run_ffmpeg(args: list[str], frames: Iterable[np.ndarray] | None = None, *, l
     return text
 
 
+def read_ffmpeg(args: list[str], chunk: int = 1 << 16, *, log: str = "error"):
+    """Run the bundled ffmpeg with ``args`` (its output ``-`` is its stdout) and yield what it writes, ``chunk``
+    bytes at a time (the last piece may be shorter): a pull of any length in bounded memory. stderr goes to a
+    temporary file; a failure raises :class:`FfmpegError` after the last piece. Closing the generator early (or an
+    exception, Ctrl-C) kills ffmpeg."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", log, *args]
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, **_OWN_GROUP)
+        try:
+            while True:
+                data = p.stdout.read(chunk)
+                if not data:
+                    break
+                yield data
+            rc = p.wait()
+        except BaseException:  # (GeneratorExit too: the reader stopped early)
+            p.kill()
+            p.wait()
+            raise
+        finally:
+            p.stdout.close()
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if rc != 0:
+        raise FfmpegError(rc, cmd, text)
+
+
 class FfmpegPipe:
     """ffmpeg fed frame by frame through its stdin (push, where :func:`run_ffmpeg` pulls from an iterable).
 

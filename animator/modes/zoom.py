@@ -21,6 +21,7 @@ from ..request.resolve import resolve, scheduled_objective
 from ..request.schedule import Schedule
 from ..frameloop.loop import Loop, fade_frames
 from ..frameloop.scheduler import HalfStep, Source
+from ..media.atomic import unlink_quiet
 
 
 @dataclass
@@ -131,11 +132,49 @@ PREVIEW_STRIDE = 4  # --preview: every 4th frame ...
 PREVIEW_SCALE = 0.5  # ... at half size
 
 
+def song_frames(cfg: ZoomConfig, song, say: Callable[[str], None]) -> int:
+    """How many frames a zoom to ``song`` renders: ``--frames``, else as many as the song lasts; a loop (``--loop``)
+    of whole beats, so that the beat goes on across the seam (or a line says why not)."""
+    fps = cfg.outputs.fps
+    if not cfg.song_length:
+        n = cfg.frames
+        if cfg.outputs.loop and song.bpm > 0:
+            beats = n / fps * song.bpm / 60
+            if abs(beats - round(beats)) * 60 / song.bpm * fps > 0.5:
+                say(f"--loop: --frames {n} is {beats:.2f} beats at {song.bpm:.1f} bpm: the loop does not land on a "
+                    f"beat (leave --frames out for whole beats)")
+        return n
+    n = song.frames(fps)
+    if cfg.outputs.loop:
+        whole = song.whole_beats(fps)
+        if whole is None:
+            say(f"--loop: no steady beat in {cfg.song.audio}: the loop is the song's length ({n} frames), not whole "
+                f"beats")
+        else:
+            n, beats = whole
+            say(f"--loop: {n} frames, {beats} whole beats at {song.bpm:.1f} bpm (the song's first {n / fps:.2f} s "
+                f"of {song.seconds:.2f} s)")
+    return n
+
+
+def read_song(cfg: ZoomConfig, say: Callable[[str], None]):
+    """The --audio song analysed (one line for a file that cannot drive a render), what the analysis said."""
+    from ..media.music import analyse
+
+    song = analyse(cfg.song.audio, cfg.song.start, cfg.song.end)
+    for note in song.notes:
+        say(note)
+    return song
+
+
 def render_zoom(cfg: ZoomConfig) -> dict:
     """Render the zoom animation ``cfg`` describes (a validated config from :func:`.configs.zoom_config`).
 
     With ``cfg.preview``: only a quick look first, every 4th frame at half size to ``OUT_preview.mp4``
     (played at the render's frame rate, so 4x faster), then stop.
+
+    With ``--audio``: the song is analysed first; the render lasts as long as it (``--frames`` cuts it), the
+    schedules read its curves (``beat``, ``bass``, ...) and the MP4 carries it from frame 0.
     """
     preview = cfg.preview
     stride, px = (PREVIEW_STRIDE, PREVIEW_SCALE) if preview else (1, 1.0)
@@ -144,26 +183,48 @@ def render_zoom(cfg: ZoomConfig) -> dict:
         stem = os.path.splitext(outputs.main)[0] + "_preview"
         outputs = replace(outputs, mp4=stem + ".mp4", gif=None, frames_dir=stem + "_frames", resume=False)
     check_outputs(outputs)
-    schedule = cfg.objective_schedule()
-    picture = replace(cfg.picture, size=max(1, round(cfg.picture.size * px)))
-    plan = resolve(cfg.backend, picture=picture, target=cfg.target, objective=schedule is None)
-    objective = plan.objective if schedule is None else scheduled_objective(plan.net, schedule, cfg.backend.seed)
-    motion = Motion(*(cfg.schedule(k) for k in ("zoom", "angle", "translation_x", "translation_y",
-                                                 "center_x", "center_y")), n_frames=cfg.frames, stride=stride, px=px)
+    song = curves = None
+    if cfg.song.audio is not None:
+        song = read_song(cfg, ZoomMode.say)
+        cfg = replace(cfg, frames=song_frames(cfg, song, ZoomMode.say))
     # --loop: the loop plays from frame 2L, once the start picture has dissolved, and its last L frames fade
     # into frames L .. 2L-1 (the preview shows the motion, not the loop)
     loop = None
     if outputs.loop and not preview:
         fade = fade_frames(cfg.frames, outputs.fps)
         loop = Loop("fade", fade, lead=2 * fade)
-    mode = ZoomMode(plan.net, objective, plan.start, motion, cfg.base_dream(), cfg.schedule("strength"),
-                    cfg.schedule("steps"), cfg.schedule("octaves"), border=cfg.border,
+    if song is not None:
+        # frame t of the render plays as frame t - lead of the loop; the frames before it (a fade loop's lead) come,
+        # when it loops, after its last: they read the song's end
+        curves = song.curves(outputs.fps, cfg.frames, cfg.song.beat_decay)
+        if loop is not None:
+            curves = curves.shifted(loop.first_played(), wrap=True)
+    schedule = cfg.objective_schedule()
+    picture = replace(cfg.picture, size=max(1, round(cfg.picture.size * px)))
+    plan = resolve(cfg.backend, picture=picture, target=cfg.target, objective=schedule is None)
+    objective = plan.objective if schedule is None else scheduled_objective(plan.net, schedule, cfg.backend.seed,
+                                                                            song=curves)
+    motion = Motion(*(cfg.schedule(k, curves) for k in ("zoom", "angle", "translation_x", "translation_y",
+                                                         "center_x", "center_y")),
+                    n_frames=cfg.frames, stride=stride, px=px)
+    mode = ZoomMode(plan.net, objective, plan.start, motion, cfg.base_dream(), cfg.schedule("strength", curves),
+                    cfg.schedule("steps", curves), cfg.schedule("octaves", curves), border=cfg.border,
                     lead=loop.first_played() if loop else 0)
     w, h = plan.size
-    result = run(mode, outputs, {**cfg.as_settings(), **plan.settings(), "preview": preview},
-                 f"zoom {'preview ' if preview else ''}{w}x{h}", w, cadence=1 if preview else cfg.cadence,
-                 color_coherence=cfg.color_coherence, seed=cfg.backend.seed, crf=cfg.crf, gif_dither=cfg.dither,
-                 settings_beside=outputs.main, loop=loop)
+    settings = {**cfg.as_settings(), **plan.settings(), "preview": preview}
+    audio = None
+    if song is not None:
+        settings["song"] = song.summary()
+        if outputs.mp4 and not preview:  # (a preview plays 4x faster: no sound)
+            from ..media.audio import song_cut
+
+            audio = song_cut(cfg.song.audio, cfg.song.start, cfg.frames / outputs.fps, beside=outputs.mp4)
+    try:
+        result = run(mode, outputs, settings, f"zoom {'preview ' if preview else ''}{w}x{h}", w,
+                     cadence=1 if preview else cfg.cadence, color_coherence=cfg.color_coherence, seed=cfg.backend.seed,
+                     crf=cfg.crf, gif_dither=cfg.dither, settings_beside=outputs.main, loop=loop, audio=audio)
+    finally:
+        unlink_quiet(audio)
     if preview:
         console.print(f"preview: every {stride}th frame at half size in {outputs.mp4}"
                       f"{' (it does not loop)' if outputs.loop else ''}; run the same command without "
@@ -171,4 +232,4 @@ def render_zoom(cfg: ZoomConfig) -> dict:
     return result
 
 
-__all__ = ["Motion", "ZoomMode", "render_zoom"]
+__all__ = ["Motion", "ZoomMode", "read_song", "render_zoom", "song_frames"]

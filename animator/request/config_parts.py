@@ -236,6 +236,32 @@ class ClipSpec:
 
 
 @dataclass(frozen=True)
+class SongSpec:
+    """``--audio``: a song whose beats and bands the schedules read (``beat``, ``bass``, ...) and the MP4 carries,
+    from ``start`` to ``end`` (s); ``beat_decay``: the share of the time to the next beat over which ``beat`` falls
+    from 1 to 0."""
+
+    audio: str | None = None
+    start: float = 0.0
+    end: float | None = None
+    beat_decay: float = 0.5
+
+    def validate(self) -> None:
+        if self.audio is None:
+            fail_if(bool(self.start) or self.end is not None, "--start and --end cut the --audio song: give --audio SONG")
+            return
+        check_file(self.audio, "song")
+        fail_if(self.start < 0, f"--start must be >= 0 s (got {self.start:g})")
+        if self.end is not None:
+            fail_if(not self.end > self.start, f"--end must come after --start (got {self.start:g} .. {self.end:g} s)")
+        fail_if(not 0 < self.beat_decay <= 1, f"--beat-decay must be in (0, 1] (got {self.beat_decay:g})")
+
+
+#: a config's song settings, recorded only where it has a song (a render without --audio records as before)
+SONG_KEYS = ("audio", "start", "end", "beat_decay")
+
+
+@dataclass(frozen=True)
 class StyleSpec:
     """Style pictures, their blend weights and their size relative to the output."""
 
@@ -284,6 +310,9 @@ class Config:
             flat.pop(k, None)
         if "style_weights" in flat:  # as numbers
             flat["style_weights"] = self.style_spec.blend
+        if isinstance(getattr(self, "song", None), SongSpec) and self.song.audio is None:
+            for k in SONG_KEYS:
+                flat.pop(k, None)
         return {"command": self.command, **flat, "outputs": outputs}
 
 

@@ -19,13 +19,13 @@ from typing import ClassVar
 from ... import presets
 from ...engine.params import FLOW_METHODS, DreamParams
 from .config_parts import (CARRIES, COLOR_SPACES, IMAGE_EXTS, OPTIMIZERS, Backend, ClipSpec, Config, Outputs,
-                           Picture, StyleSpec, Target, build, check_color, check_dream, check_ext, check_file, fail_if,
-                           part)
+                           Picture, SongSpec, StyleSpec, Target, build, check_color, check_dream, check_ext, check_file,
+                           fail_if, part)
 from ..errors import UserError, require_file
 from .objective_schedule import ObjectiveSchedule, parse_objective_schedule
 from .schedule import ScheduleError, parse_schedule
 
-__all__ = ["Backend", "ClipSpec", "Outputs", "Picture", "StyleSpec", "Target", "build", "check_dream",
+__all__ = ["Backend", "ClipSpec", "Outputs", "Picture", "SongSpec", "StyleSpec", "Target", "build", "check_dream",
            "DreamConfig", "RecursiveConfig", "ProgressionConfig", "StyleConfig", "VideoConfig", "ZoomConfig",
            "zoom_config", "DEFAULT_PRESET", "PRESET_KEYS"]
 
@@ -354,7 +354,7 @@ class ZoomConfig(Config):
     command: ClassVar[str] = "zoom"
     not_recorded: ClassVar[tuple[str, ...]] = Config.not_recorded + ("preview",)
     # what a preset may set (and the command line override)
-    frames: int = 240
+    frames: int = 240  # 0: as many as the --audio song lasts (what --audio without --frames asks for)
     zoom: str = "0:(1.02)"
     angle: str = "0:(0)"
     translation_x: str = "0:(0)"
@@ -383,10 +383,16 @@ class ZoomConfig(Config):
     backend: Backend = part(lambda: Backend(model="efficientnet_lite0"))
     target: Target = part(Target)
     outputs: Outputs = part(Outputs)
+    song: SongSpec = part(SongSpec)
+
+    @property
+    def song_length(self) -> bool:
+        """The render lasts as long as the song (--audio without --frames): frames are counted once it is read."""
+        return self.frames == 0 and self.song.audio is not None
 
     def check(self) -> None:
-        fail_if(self.frames < 1, f"--frames must be >= 1 (got {self.frames})")
-        fail_if(self.outputs.loop and self.frames < 3, f"--loop needs at least 3 --frames (got {self.frames})")
+        fail_if(self.frames < 1 and not self.song_length, f"--frames must be >= 1 (got {self.frames})")
+        fail_if(self.outputs.loop and 0 < self.frames < 3, f"--loop needs at least 3 --frames (got {self.frames})")
         fail_if(self.cadence < 1, f"--cadence must be >= 1 (got {self.cadence})")
         check_color(self.color_coherence)
         fail_if(self.border not in BORDERS, f"unknown --border {self.border!r}; use one of {', '.join(BORDERS)}")
@@ -399,18 +405,28 @@ class ZoomConfig(Config):
     def objective_schedule(self) -> ObjectiveSchedule | None:
         if self.objective is None:
             return None
-        return parse_objective_schedule(str(self.objective), self.objective_fade, self.reseed_every)
+        s = parse_objective_schedule(str(self.objective), self.objective_fade, self.reseed_every)
+        fail_if(self.song.audio is None and s.needs_audio() is not None, s.needs_audio() or "")
+        return s
 
     def base_dream(self) -> DreamParams:
         """The dream numbers that do not change over time (the scheduled ones are set per frame)."""
         return DreamParams(octave_scale=self.octave_scale, jitter=self.jitter, smooth=self.smooth, tile=self.tile)
 
-    def schedule(self, name: str):
+    def schedule(self, name: str, song=None):
         """The schedule ``name``, evaluated at every frame the render will ask for (1/0 at frame 90,
-        a zoom factor that reaches 0) so that its mistakes are one line now, not a traceback later."""
+        a zoom factor that reaches 0) so that its mistakes are one line now, not a traceback later.
+
+        One that reads the music (``beat``, ``bass``, ...) needs ``--audio``; it is bound to ``song`` (the song's
+        curves, :class:`..media.music.Curves`) and evaluated then; before the song is read, only parsed."""
         try:
             s = parse_schedule(getattr(self, name), name=name.replace("_", "-"))
-            values = s.values(1 if s.is_constant else self.frames)
+            if s.music:
+                fail_if(self.song.audio is None, s.needs_audio() or "")
+                if song is None or self.frames < 1:
+                    return s
+                s = s.bind(song)
+            values = s.values(1 if s.is_constant else max(1, self.frames))
         except ScheduleError as e:
             raise UserError(str(e)) from None
         if name == "zoom":
@@ -424,13 +440,13 @@ SCHEDULES = ("zoom", "angle", "translation_x", "translation_y", "center_x", "cen
 BORDERS = ("reflect", "replicate", "wrap")
 # what a preset file may set: the look, not the render's own (start picture, seed, outputs)
 PRESET_KEYS = ({f.name for f in fields(ZoomConfig)} - {"preset", "tile", "preview", "picture", "backend", "target",
-                                                     "outputs"}
-               | {"size", "model", "fps", "class"} | {f.name for f in fields(Target)} - {"klass"})
+                                                     "outputs", "song"}
+               | {"size", "model", "fps", "class", "beat_decay"} | {f.name for f in fields(Target)} - {"klass"})
 
 
 # what each preset key holds (TOML gives strings, integers, floats, booleans, arrays, tables)
 _WHOLE = ("frames", "jitter", "cadence", "crf", "size", "objective_fade", "reseed_every")
-_NUMBER = ("octave_scale", "smooth", "fps", "pixel_weight")
+_NUMBER = ("octave_scale", "smooth", "fps", "pixel_weight", "beat_decay")
 _TEXT_OR_WHOLE = ("channels", "class")  # channels = 12, class = 207
 
 
@@ -476,6 +492,8 @@ def zoom_config(cli: dict, preset_name: str | None) -> ZoomConfig:
         raise UserError(f"give --objective or --{asked[0].replace('klass', 'class')}, not both")
     if asked:  # what the command line asks for replaces the preset's objective schedule
         data.pop("objective", None)
+    if cli.get("audio") is not None and cli.get("frames") is None:  # the render lasts as long as the song
+        data["frames"] = 0
     values = {**{k: (str(v) if k in SCHEDULES else v) for k, v in data.items()},
               **{k: v for k, v in cli.items() if v is not None}, "preset": name}
     cfg = build(ZoomConfig, values)

@@ -205,10 +205,12 @@ def resolve(backend: Backend, *, picture: Picture | None = None, blend: str | No
     return Plan(device, net, reason, start, start_desc, obj, style_imgs, styles_desc, guide)
 
 
-def scheduled_objective(net: Backbone, schedule: ObjectiveSchedule, seed: int) -> Callable[[int], objectives.Objective]:
+def scheduled_objective(net: Backbone, schedule: ObjectiveSchedule, seed: int,
+                        song=None) -> Callable[[int], objectives.Objective]:
     """``t -> objective`` for an objective schedule: its keyframes' objectives made for ``net`` (each
     mistake one line with its position), cross-faded where the schedule says; random channel
-    subsets drawn anew every ``schedule.reseed`` frames from ``seed``."""
+    subsets drawn anew every ``schedule.reseed`` frames from ``seed``. A weight that reads the music
+    (``2*bass*class:jellyfish``) is evaluated at each frame from ``song`` (the song's curves)."""
     guides = {t.arg: guide_picture(t.arg) for k in schedule.keyframes for t in k.terms if t.kind == "guide"}
 
     def term_objective(term: Term, index: int, epoch: int) -> objectives.Objective:
@@ -232,25 +234,35 @@ def scheduled_objective(net: Backbone, schedule: ObjectiveSchedule, seed: int) -
                         objectives.layer(term.arg, channels=chans)
         except (BackboneError, ValueError) as e:
             raise UserError(f"--objective: {e} at position {term.position} in \"{schedule.text}\"") from None
-        return term.weight * obj
+        return obj if term.expr is not None else term.weight * obj  # (a changing weight: at each frame)
 
-    cache: dict[tuple[int, int], objectives.Objective] = {}
+    cache: dict[tuple[int, int], list] = {}
 
-    def keyframe_objective(k: int, epoch: int) -> objectives.Objective:
+    def keyframe_terms(k: int, epoch: int) -> list:
+        """The keyframe's objectives: the sum of its fixed-weight terms, then (term, objective) of each term whose
+        weight changes (the music's)."""
         if (k, epoch) not in cache:
-            terms = [term_objective(t, i, epoch) for i, t in enumerate(schedule.keyframes[k].terms)]
-            total = terms[0]
-            for o in terms[1:]:
+            made = [(t, term_objective(t, i, epoch)) for i, t in enumerate(schedule.keyframes[k].terms)]
+            fixed = [o for t, o in made if t.expr is None]
+            total = fixed[0] if fixed else None
+            for o in fixed[1:]:
                 total = total + o
-            cache[k, epoch] = total
+            cache[k, epoch] = [total, [(t, o) for t, o in made if t.expr is not None]]
         return cache[k, epoch]
 
+    def keyframe_objective(k: int, epoch: int, t: int) -> objectives.Objective:
+        total, changing = keyframe_terms(k, epoch)
+        for term, o in changing:
+            w = term.weight_at(t, song) * o
+            total = w if total is None else total + w
+        return total
+
     for k in range(len(schedule.keyframes)):  # every mistake now, before the first frame
-        keyframe_objective(k, 0)
+        keyframe_terms(k, 0)
 
     def at(t: int) -> objectives.Objective:
         epoch = schedule.epoch(t)
-        parts = [w * keyframe_objective(k, epoch) for k, w in schedule.blend(t) if w > 0]
+        parts = [w * keyframe_objective(k, epoch, t) for k, w in schedule.blend(t) if w > 0]
         return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
     return at

@@ -15,7 +15,9 @@ or comma-separated keyframes ``frame:(expression)``:
   keyframe's expression is evaluated at the *current* frame ``t``.
 * An expression may use ``t`` (frame index), ``max_f`` (frame count), numbers, ``+ - * / % **``,
   unary minus, parentheses, the functions ``sin cos tan abs min max floor ceil sqrt exp`` and
-  the constants ``pi`` and ``e``.
+  the constants ``pi`` and ``e``; and the music variables (:data:`MUSIC`: ``beat``, ``bass``, ...), which a
+  render with ``--audio`` gives: a schedule that uses one is :meth:`Schedule.bind`-ed to the song's curves
+  (anything with ``value(name, t)``) before it is evaluated, and says it needs ``--audio`` until then.
 
 Expressions are parsed with :mod:`ast` against an explicit allow-list and compiled to a small
 tree of Python closures; nothing is ever passed to ``eval``/``exec``/``compile``. Every user
@@ -33,10 +35,17 @@ import re
 import warnings
 from typing import Callable
 
-__all__ = ["Schedule", "ScheduleError", "parse_schedule"]
+__all__ = ["MUSIC", "Schedule", "ScheduleError", "parse_expression", "parse_schedule"]
 
-# A compiled expression: f(t, max_f) -> number.
-_Fn = Callable[[float, int], float]
+# A compiled expression: f(t, max_f, music) -> number (music: the curves a render with --audio binds, or None).
+_Fn = Callable[[float, int, object], float]
+
+#: the music variables a schedule may read where the render has --audio (media.music makes them, per frame)
+MUSIC = ("beat", "beat_n", "bpm", "onset", "energy", "bass", "mid", "treble")
+
+
+class NeedsAudio(ArithmeticError):
+    """A music variable evaluated by a schedule that no song was bound to."""
 
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 
@@ -54,9 +63,8 @@ MAX_DEPTH = 100  # nesting levels of one expression
 
 _FUNCS_N: dict[str, Callable[..., float]] = {"min": min, "max": max}
 _CONSTS = {"pi": math.pi, "e": math.e}
-_ALLOWED = "t, max_f, pi, e, numbers, + - * / % **, and " + ", ".join(
-    [*_FUNCS_1, *_FUNCS_N]
-)
+_ALLOWED = "t, max_f, pi, e, the music's " + ", ".join(MUSIC) + " (with --audio), numbers, + - * / % **, and " + \
+    ", ".join([*_FUNCS_1, *_FUNCS_N])
 
 # Friendly names for rejected syntax (anything not listed: its AST class name).
 _REJECTED = {
@@ -115,7 +123,8 @@ class _Keyframe:
 class Schedule:
     """A parsed schedule; call it with a frame index. Build with :func:`parse_schedule`."""
 
-    def __init__(self, text: str, name: str, keyframes: list[_Keyframe]):
+    def __init__(self, text: str, name: str, keyframes: list[_Keyframe], music: dict[str, int] | None = None,
+                 song=None):
         self.text = text
         self.name = name
         self._keys = keyframes
@@ -123,12 +132,29 @@ class Schedule:
         self.keyframes: tuple[int, ...] = tuple(self._frames)
         consts = [k.const for k in keyframes]
         self.is_constant: bool = None not in consts and len(set(consts)) == 1
+        #: the music variables it reads -> where the first of each is in the text
+        self.music: dict[str, int] = dict(music or {})
+        self._song = song
+
+    def bind(self, song) -> "Schedule":
+        """This schedule reading the music variables from ``song`` (``song.value(name, t)``)."""
+        return Schedule(self.text, self.name, self._keys, self.music, song)
+
+    def needs_audio(self) -> str | None:
+        """One line where the schedule reads a music variable and no song is bound, else None."""
+        if not self.music or self._song is not None:
+            return None
+        name, pos = min(self.music.items(), key=lambda kv: kv[1])
+        return (f"{self.name}: '{name}' is a music variable: give --audio SONG at position {pos} in "
+                f'"{_one_line(self.text)}"')
 
     def _eval(self, k: _Keyframe, t: float, max_f: int) -> float:
         if k.const is not None:
             return k.const
         try:
-            v = float(k.fn(t, max_f))
+            v = float(k.fn(t, max_f, self._song))
+        except NeedsAudio:
+            raise ScheduleError(self.name, "a music variable needs --audio SONG", k.position, self.text, t) from None
         except (ArithmeticError, ValueError, RecursionError) as exc:  # ZeroDivision, Overflow, math domain
             raise ScheduleError(self.name, _describe(exc), k.position, self.text, t) from None
         if not math.isfinite(v):
@@ -179,13 +205,22 @@ def parse_schedule(text: str | float | int, name: str = "schedule") -> Schedule:
         value = float(text)
         if not math.isfinite(value):
             raise ScheduleError(name, f"value is {value}", 0, str(text))
-        return Schedule(str(text), name, [_Keyframe(0, lambda t, m: value, value, 0)])
+        return Schedule(str(text), name, [_Keyframe(0, lambda t, m, mu: value, value, 0)])
     if _NUMBER.fullmatch(text):
         value = float(text)
         if not math.isfinite(value):
             raise ScheduleError(name, f"value is {value}", 0, text)
-        return Schedule(text, name, [_Keyframe(0, lambda t, m: value, value, 0)])
-    return Schedule(text, name, _Parser(text, name).keyframes())
+        return Schedule(text, name, [_Keyframe(0, lambda t, m, mu: value, value, 0)])
+    parser = _Parser(text, name)
+    return Schedule(text, name, parser.keyframes(), parser.music)
+
+
+def parse_expression(expr: str, name: str, text: str, position: int) -> Schedule:
+    """One expression (no keyframes) as a schedule that holds it at every frame: ``expr`` lies at ``position`` in
+    ``text``, the whole that error messages show (an objective term's weight, ``2*bass``, in its schedule)."""
+    parser = _Parser(text, name)
+    fn, const = _Compiler(parser, position).compile_text(expr)
+    return Schedule(expr, name, [_Keyframe(0, fn, const, position)], parser.music)
 
 
 class _Parser:
@@ -193,6 +228,7 @@ class _Parser:
 
     def __init__(self, text: str, name: str):
         self.text, self.name, self.i = text, name, 0
+        self.music: dict[str, int] = {}  # music variables read -> first position
 
     def error(self, message: str, position: int) -> ScheduleError:
         return ScheduleError(self.name, message, position, self.text)
@@ -303,12 +339,12 @@ class _Compiler:
         if self.dynamic:
             return fn, None
         try:  # depends on neither t nor max_f: evaluate once, now
-            value = float(fn(0.0, 0))
+            value = float(fn(0.0, 0, None))
         except (ArithmeticError, ValueError, RecursionError) as exc:
             raise self.error(_describe(exc), 0) from None
         if not math.isfinite(value):
             raise self.error(f"value is {value}", 0)
-        return (lambda t, m: value), value
+        return (lambda t, m, mu: value), value
 
     def build(self, node: ast.AST) -> _Fn:
         # each level is one closure call when the schedule is evaluated: a bounded depth keeps
@@ -328,17 +364,28 @@ class _Compiler:
                 what = "strings" if isinstance(v, (str, bytes)) else f"{type(v).__name__} literals"
                 raise self.error(f"{what} are not allowed", self.node_pos(node))
             v = float(v)  # float arithmetic only: no giant integers from 9**9**9
-            return lambda t, m: v
+            return lambda t, m, mu: v
         if isinstance(node, ast.Name):
             if node.id == "t":
                 self.dynamic = True
-                return lambda t, m: t
+                return lambda t, m, mu: t
             if node.id == "max_f":
                 self.dynamic = True
-                return lambda t, m: m
+                return lambda t, m, mu: m
+            if node.id in MUSIC:
+                self.dynamic = True
+                self.parser.music.setdefault(node.id, self.offset + self.node_pos(node))
+                key = node.id
+
+                def music(t, m, mu):
+                    if mu is None:
+                        raise NeedsAudio(key)
+                    return mu.value(key, t)
+
+                return music
             if node.id in _CONSTS:
                 v = _CONSTS[node.id]
-                return lambda t, m: v
+                return lambda t, m, mu: v
             if node.id in _FUNCS_1 or node.id in _FUNCS_N:
                 raise self.error(f"function '{node.id}' must be called", self.node_pos(node))
             raise self.error(f"unknown name '{node.id}' (allowed: {_ALLOWED})", self.node_pos(node))
@@ -346,22 +393,22 @@ class _Compiler:
             f = self.build(node.operand)
             if isinstance(node.op, ast.UAdd):
                 return f
-            return lambda t, m: -f(t, m)
+            return lambda t, m, mu: -f(t, m, mu)
         if isinstance(node, ast.BinOp):
             a, b = self.build(node.left), self.build(node.right)
             op = type(node.op)
             if op is ast.Add:
-                return lambda t, m: a(t, m) + b(t, m)
+                return lambda t, m, mu: a(t, m, mu) + b(t, m, mu)
             if op is ast.Sub:
-                return lambda t, m: a(t, m) - b(t, m)
+                return lambda t, m, mu: a(t, m, mu) - b(t, m, mu)
             if op is ast.Mult:
-                return lambda t, m: a(t, m) * b(t, m)
+                return lambda t, m, mu: a(t, m, mu) * b(t, m, mu)
             if op is ast.Div:
-                return lambda t, m: a(t, m) / b(t, m)
+                return lambda t, m, mu: a(t, m, mu) / b(t, m, mu)
             if op is ast.Mod:
-                return lambda t, m: a(t, m) % b(t, m)
+                return lambda t, m, mu: a(t, m, mu) % b(t, m, mu)
             if op is ast.Pow:  # math.pow: real results only, raises instead of going complex
-                return lambda t, m: math.pow(a(t, m), b(t, m))
+                return lambda t, m, mu: math.pow(a(t, m, mu), b(t, m, mu))
             raise self.error(f"operator {op.__name__} is not allowed", self.node_pos(node))
         if isinstance(node, ast.Call):
             return self.build_call(node)
@@ -386,11 +433,11 @@ class _Compiler:
             if len(args) != 1:
                 raise self.error(f"{name}() takes 1 argument, got {len(args)}", self.node_pos(node))
             f, (x,) = _FUNCS_1[name], args
-            return lambda t, m: f(x(t, m))
+            return lambda t, m, mu: f(x(t, m, mu))
         if len(args) < 2:
             raise self.error(f"{name}() takes at least 2 arguments", self.node_pos(node))
         f = _FUNCS_N[name]
         if len(args) == 2:
             x, y = args
-            return lambda t, m: f(x(t, m), y(t, m))
-        return lambda t, m: f(*[g(t, m) for g in args])
+            return lambda t, m, mu: f(x(t, m, mu), y(t, m, mu))
+        return lambda t, m, mu: f(*[g(t, m, mu) for g in args])
