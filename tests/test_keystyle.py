@@ -3,6 +3,7 @@ frame synthesised from their patches along the flow (engine/style/synth.py, anim
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -227,8 +228,11 @@ class _Curve:
     def __init__(self, loss):
         self.loss, self.iterations, self.history = loss, 0, []
 
-    def run(self, n):
-        self.history += [torch.tensor(self.loss(i)) for i in range(self.iterations, self.iterations + n)]
+    def run(self, n, progress=None):
+        for i in range(self.iterations, self.iterations + n):
+            self.history.append(torch.tensor(self.loss(i)))
+            if progress:
+                progress(i + 1 - self.iterations, n, None)
         self.iterations += n
 
 
@@ -244,6 +248,48 @@ def test_a_keyframe_still_converging_is_painted_on_up_to_twice_its_iterations(lo
     st.run(100)
     paint_on(st, 100, 0)
     assert st.iterations == stop
+
+
+def test_a_keyframe_painted_on_writes_progress_lines_into_a_log(monkeypatch, capsys):
+    """The rounds after --key-iters are a phase of their own in a log (25 iterations: ~25 s at 384 px)."""
+    from dreamreel.animator import progress
+    from dreamreel.animator.clips.keyframes import MORE_ITERS, paint_on
+
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)
+    st = _Curve(lambda i: 100 * 0.99 ** i)
+    st.run(100)
+    paint_on(st, 100, 7)
+    err = capsys.readouterr().err
+    lines = re.findall(rf"^keyframe 7 \(painting on\): (\d+)/{MORE_ITERS} iters, .* ETA \d:\d\d:\d\d", err, flags=re.M)
+    assert [int(k) for k in lines] == 4 * list(range(1, MORE_ITERS)), err
+
+
+def test_the_clip_eta_counts_the_keyframes_still_to_paint(tmp_path):
+    """The clip's ETA (its progress bar's) is the frames not reached at the synthesis' rate, plus the keyframes
+    still to paint at a keyframe's cost: a pan that needs keyframes as it goes has, after its first sweep, an ETA
+    that holds the later ones' cost (here 0.3 s each, far above the synthesis of a 96-px frame), and it falls to 0."""
+    import time
+
+    mode, painting, painted = _pan_mode(tmp_path, step=6, n=40, first=4)
+    slow = mode.paint
+
+    def paint(t, frame, init):
+        time.sleep(0.3)
+        return slow(t, frame, init)
+
+    mode.paint = paint
+    etas, t0 = [], time.perf_counter()
+    for t in range(40):
+        mode.step(t, None, 0)
+        etas.append(mode.eta(t + 1, time.perf_counter() - t0))
+    later = [t for t in painted if t > 4]
+    assert len(later) >= 3, painted
+    i = later[0]  # the first frame written after the first later keyframe was painted
+    per_key = mode._keys_s / mode._keys_n
+    assert per_key >= 0.3
+    keys_after = len([t for t in later if t > mode.keys[mode.keys.index(later[0])]])
+    assert etas[i] >= per_key * (keys_after - 1), (etas, painted)  # what is left holds the keyframes still to paint
+    assert etas[-1] == 0.0
 
 
 def _judge_style(frames, src, style):

@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -175,7 +176,8 @@ def paint_on(st: StyleTransfer, key_iters: int, t: int) -> None:
             return
         console.print(f"keyframe {t}: still converging (loss {now / before - 1:+.0%} over the last {MORE_ITERS} "
                       f"iterations), {MORE_ITERS} more", highlight=False)
-        st.run(MORE_ITERS)
+        log = log_lines(f"keyframe {t} (painting on)", MORE_ITERS, unit="iter")
+        st.run(MORE_ITERS, progress=lambda k, n, _: log(k))
 
 
 class Painter:
@@ -201,6 +203,7 @@ class Painter:
         self.folder = os.path.join(cache_root(), "keyframes")
         self._targets = None
         self.first_frame: int | None = None
+        self.first_seconds = 0.0  # what the first keyframe took (the clip's ETA counts later ones at its cost)
         self._stopped: str | None = None  # what a stop kept of the keyframe being painted, in words
 
     def _path(self, t: int) -> str:
@@ -261,10 +264,13 @@ class Painter:
         left it). Ctrl-C (SIGTERM, the studio's Stop) stops the render: the keyframe as far as it was painted is
         kept in the cache, and ``--resume`` paints on from there."""
         self.first_frame = t
+        t0 = time.perf_counter()
         try:
             return self._paint(t, source, None, bar=True)
         except KeyboardInterrupt:
             raise RenderInterrupted.before_frames(self._stopped or f"keyframe {t}: nothing painted yet") from None
+        finally:
+            self.first_seconds = time.perf_counter() - t0
 
     def __call__(self, t: int, source: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
         """A later keyframe, painted from its synthesised self (new content included: borrowed strokes there) for
@@ -393,6 +399,9 @@ class KeyframeStyleMode(FromClip):
         self._front_t: int | None = None  # ... and at which frame
         self._ahead = _Ahead(self.work, self.device)
         self.keys: list[int] = [first]  # keyframes, in the order they joined the bank
+        # what the render has spent (the ETA's figures): seconds synthesising, frames the sweeps have reached, seconds
+        # painting keyframes and how many, the later keyframes the forward sweeps found
+        self._synth_s, self._reached, self._keys_s, self._keys_n, self._found = 0.0, 0, 0.0, 0, 0
 
     def _setup(self) -> None:
         frames = _Ahead(self.work, self.device)
@@ -417,6 +426,7 @@ class KeyframeStyleMode(FromClip):
                  other: tuple[torch.Tensor, torch.Tensor] | None = None) -> _State:
         """Frame t from the sweep's state at its neighbour (``frame_from``); ``other``: frame t's field and
         coverage from the sweep on its other side."""
+        t0 = time.perf_counter()
         flow, _, mask = flow_pair(frame, frame_from, method=self.flow_method)
         coverage = warp(st.coverage, flow) * mask
         inside = warp(st.inside, flow, padding="zeros")
@@ -424,7 +434,9 @@ class KeyframeStyleMode(FromClip):
         prev = warp(st.out, flow, mode="bicubic").clamp_(0, 1)
         field = self._synth.match(frame, carried, prev, mask, seed=self.params.seed + t,
                                   other=other[0] if other else None, other_ok=other[1] if other else None)
-        return _State(field, self._synth.render(field), coverage, inside, st.last)
+        out = _State(field, self._synth.render(field), coverage, inside, st.last)
+        self._synth_s += time.perf_counter() - t0
+        return out
 
     def _due(self, t: int, st: _State, end: bool) -> bool:
         """Whether frame t (its sweep's state ``st``; ``end``: the clip's first or last frame) becomes a keyframe."""
@@ -446,11 +458,16 @@ class KeyframeStyleMode(FromClip):
         while t != end:
             t += d
             st = self._advance(st, t, frame(t), frame(t - d))
+            self._reached += 1
             if not self._due(t, st, t == end):
                 done[t] = st.out.to("cpu", torch.float16)
                 once[t] = (st.field.cpu(), (st.coverage > 0.5).cpu())
                 continue
+            t0 = time.perf_counter()
             styled = self.paint(t, frame(t), st.out)  # from its synthesised self
+            self._keys_s += time.perf_counter() - t0
+            self._keys_n += 1
+            self._found += d > 0
             k = self._bank.add(frame(t), styled)
             self.keys.append(t)
             h, w = self._bank.h, self._bank.w
@@ -487,6 +504,29 @@ class KeyframeStyleMode(FromClip):
             if self._front_t == self.n_frames - 1:
                 self._ahead.close()
         return self.full(self._ready.pop(t).to(self.device, torch.float32))
+
+    def eta(self, done: int, elapsed: float) -> float | None:
+        """The seconds the render has left (the clip's progress bar): the frames the sweeps have not reached at the
+        synthesis' rate so far, the keyframes still to paint at what a keyframe has cost so far (the first one's
+        before any later), and the rest (each frame brought to the clip's size and written) at its rate so far. The
+        keyframes still to paint: those of ``--keyframes`` past the sweeps' front; else as many per frame as the
+        forward sweeps have found so far, and at least one per ``every`` frames. (A sweep synthesises up to its
+        next keyframe before a frame of it is written: the frames' rate alone says nothing while it does.)"""
+        n = self.n_frames
+        if done >= n:
+            return 0.0
+        if self._reached == 0:
+            return None
+        front = self.first if self._front_t is None else self._front_t
+        left = n - 1 - front
+        if self.fixed is not None:
+            keys = float(sum(1 for k in self.fixed if k > front))
+        else:
+            swept = front - self.first
+            keys = max(self._found / swept * left if swept > 0 else 0.0, float(left // self.every))
+        per_key = self._keys_s / self._keys_n if self._keys_n else getattr(self.paint, "first_seconds", 0.0)
+        rest = max(0.0, elapsed - self._synth_s - self._keys_s) / max(1, done) * (n - done)
+        return left * self._synth_s / self._reached + keys * per_key + rest
 
     def full(self, frame: torch.Tensor) -> torch.Tensor:
         """A frame synthesised at the working size, at the clip's size (bicubic, then sharpened: ``SHARPEN``); at the

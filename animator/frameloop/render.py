@@ -122,7 +122,8 @@ def run(mode, outputs: Outputs, settings: dict, label: str, frame_width: int, *,
         clean_temporaries([*(mp4_intermediates(sinks.mp4) if sinks.mp4 else ()),
                            *(gif_intermediates(sinks.gif) if sinks.gif else ()),
                            *([settings_path_for(settings_beside)] if settings_beside else ())], keep=[audio])
-        with progress_bar(label, total=mode.n_frames, unit="frame", first=first) as update:
+        with progress_bar(label, total=mode.n_frames, unit="frame", first=first, eta=getattr(mode, "eta", None)) \
+                as update:
             bar.append(update)
             result = sched.run()
     except Exception as e:

@@ -70,6 +70,8 @@ class Mode(Protocol):
 
     # optional: def step_smaller(self, t, source, seed) -> torch.Tensor
     #     the step again at half the step size, after the step gave NaN or inf
+    # optional: def eta(self, done, elapsed) -> float | None
+    #     the seconds the render has left, where the frames' rate so far does not tell (the progress bar's ETA)
 
 
 class CrossFade:
