@@ -432,3 +432,39 @@ def test_a_shot_cut_gets_one_keyframe_the_first_frame_of_the_new_shot(tmp_path):
     other = [float((o - painting(frames[cut - 1 if t >= cut else cut]))[..., 4:-4, 4:-4].abs().mean())
              for t, o in enumerate(out)]
     assert max(err) < 0.04 and min(other) > 4 * max(err), (err, other)  # no shot shows the other's painting
+
+
+def test_slow_non_rigid_motion_over_100_frames_gets_at_most_3_keyframes(tmp_path):
+    """Water or smoke moves every pixel a little and differently, for a long time: that is not new content. 100
+    frames of a surface rippling (a travelling sine displacement, up to 2 px at 96 px wide, and a slow drift) get
+    at most 3 keyframes with the default rules (issue 33: a 720p smoke clip got a new keyframe every 3 frames)."""
+    import cv2
+    import numpy as np
+
+    from dreamreel.animator.clips.keyframes import KeyframeStyleMode, default_keyframes
+    from dreamreel.animator.clips.base import keyframes_at
+    from dreamreel.animator.media import Mp4Writer
+
+    n, h, w = 100, 64, 96
+    scene = _scene(h + 16, w + 40, seed=5)[0].permute(1, 2, 0).numpy().astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    with Mp4Writer(tmp_path / "water.mp4", fps=24, crf=0) as wr:
+        for t in range(n):
+            s = t / 24
+            dx = 2.0 * np.sin(2 * np.pi * (yy / 40 + 0.3 * s)) + 8 + 0.25 * t
+            dy = 1.5 * np.sin(2 * np.pi * (xx / 50 - 0.25 * s)) + 8
+            frame = cv2.remap(scene, xx + dx, yy + dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+            wr.write(torch.from_numpy(np.clip(frame, 0, 1)).permute(2, 0, 1)[None])
+    info = open_clip(str(tmp_path / "water.mp4"))
+    first = keyframes_at(n, default_keyframes(n))[0]
+    reader = ClipReader(info, keep=3)
+    painted = []
+
+    def paint(t, frame, init):
+        painted.append(t)
+        return _painted(frame)
+
+    mode = KeyframeStyleMode(reader, first, _painted(ClipReader(info).frame(first)), paint, SynthParams())
+    for t in range(n):
+        mode.step(t, None, 0)
+    assert len(mode.keys) <= 3, sorted(mode.keys)
