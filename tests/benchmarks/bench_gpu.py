@@ -21,6 +21,10 @@ Prints, each with the peak GPU memory it took (``torch.cuda.max_memory_allocated
 7. the network method the same way, with its defaults on this device (its training: the flows of the pairs and
    1000 iterations of 4 pairs on CUDA), then from the cache; a 10-second clip's time from the two (the training
    is the same for a longer clip: at most 64 pairs).
+8. ``--clip10`` (instead of 1-7; issue 33): a 10-second 1080p clip end to end with the defaults of ``dreamreel video
+   CLIP --style S`` (240 frames at 24 fps, 1920x1080: samples/bunny.mp4's 48 frames forward and back, Lanczos
+   enlarged; The Starry Night): seconds, seconds a frame, the keyframes, the peak host memory (the process' maximum
+   resident set) and the peak GPU memory.
 ``--small``: 128 px / 192x108 instead, a few frames: to see the script run, not to measure.
 Run on a quiet machine; every figure is from this one run.
 """
@@ -170,11 +174,51 @@ def clip_method(device: str, method: str, w: int, frames: int, folder: Path, **k
     return times[0], res["frames"] / times[1]
 
 
+def clip10(device: str, frames: int, size: tuple[int, int], folder: Path) -> None:
+    """Section 8: a 10-second clip at ``size`` through ``render_video`` with the defaults."""
+    import re
+    import resource
+
+    import cv2
+    import numpy as np
+
+    from dreamreel.animator.clips.video import render_video
+    from dreamreel.animator.media import ClipReader, Mp4Writer, open_clip
+    from dreamreel.animator.request.config_parts import Backend, ClipSpec, Outputs, StyleSpec
+    from dreamreel.animator.request.configs import VideoConfig
+    from dreamreel.animator.progress import console
+
+    r = ClipReader(open_clip(str(REPO / "samples" / "bunny.mp4")), keep=60)
+    src = [r.frame(t) for t in range(r.info.frames)]
+    r.close()
+    order = (src + src[::-1]) * (frames // (2 * len(src)) + 1)
+    clip = folder / "clip10.mp4"
+    with Mp4Writer(clip, fps=24, crf=14) as w:
+        for f in order[:frames]:
+            a = cv2.resize(f[0].permute(1, 2, 0).numpy(), size, interpolation=cv2.INTER_LANCZOS4)
+            w.write(torch.from_numpy(np.clip(a, 0, 1)).permute(2, 0, 1)[None])
+    os.environ["DREAMREEL_CACHE"] = str(folder / "cache_clip10")
+    cfg = VideoConfig(clip=ClipSpec(str(clip)), style_spec=StyleSpec((str(REPO / "samples" / "starry_night.jpg"),)),
+                      backend=Backend(device=device), outputs=Outputs(mp4=str(folder / "clip10_out.mp4")))
+    reset(device)
+    with console.capture() as said:
+        t = time.perf_counter()
+        render_video(cfg)
+        sync(device)
+        seconds = time.perf_counter() - t
+    keys = sorted({int(k) for k in re.findall(r"^keyframe (\d+)", said.get(), flags=re.M)})
+    host = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    print(f"a {frames / 24:g}-second {size[0]}x{size[1]} clip ({frames} frames) with the defaults of video --style: "
+          f"{seconds:.1f} s end to end ({seconds / frames:.2f} s/frame), keyframes {keys}, peak host memory "
+          f"{host:.2f} GB, peak GPU {peak(device)}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--small", action="store_true", help="tiny sizes: check the script, measure nothing")
     ap.add_argument("--frames", type=int, default=48, help="frames of each zoom")
+    ap.add_argument("--clip10", action="store_true", help="only section 8: a 10-second 1080p clip end to end")
     a = ap.parse_args()
     dev = a.device
     name = torch.cuda.get_device_name(0) if dev.startswith("cuda") else "CPU"
@@ -182,6 +226,10 @@ def main() -> None:
     sizes = [(128, 128), (192, 108)] if a.small else [(512, 512), (1920, 1080)]
     hd = (192, 108) if a.small else (1920, 1080)
     frames = 4 if a.small else a.frames
+    if a.clip10:
+        with tempfile.TemporaryDirectory() as tmp:
+            clip10(dev, 12 if a.small else 240, (384, 216) if a.small else (1920, 1080), Path(tmp))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for w, h in sizes:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 22's device check: every command on one CUDA GPU and the figures, in one run (<= 8 minutes on an H100).
+# Issue 22's device check: every command on one CUDA GPU and the figures, in one run (<= 8 minutes on an H100);
+# then, a call of its own, issue 33's: a 10-second 1080p clip end to end with the defaults (``check.sh clip10``).
 #
 # Prepared on the CPU machine (the device machine reaches no registry; its python3 holds PyTorch, OpenCV,
 # typer, rich, Pillow, numpy, pytest, hypothesis, but not imageio-ffmpeg nor the Lite0 weights package):
@@ -26,6 +27,14 @@ export PYTHONPATH=/tmp/site
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 $PY -c "import torch, dreamreel.engine; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 status=0
+if [ "${1:-}" = "clip10" ]; then
+    # issue 33, a call of its own (bash tests/device/check.sh clip10; timeout_s=300): a 10-second 1080p clip end to
+    # end with the defaults of video --style (time, keyframes, peak host and GPU memory)
+    small=""; [ "$BENCH" = "--small" ] && small="--small"
+    timeout 280 $PY tests/benchmarks/bench_gpu.py --device "$DEVICE" --clip10 $small 2>&1 | grep -v "━" \
+        | tee "$OUT/clip10.txt" || status=$?
+    exit "$status"
+fi
 # 1. every command on CUDA: correct frames, and a resume on the same device gives the same frames
 DREAMREEL_TEST_DEVICE="$DEVICE" timeout 180 $PY -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py -x --junitxml="$OUT/gpu.xml" || status=$?
 # 2. the figures (zoom frames/s, still dream, one L-BFGS iteration, network training and inference, both clip
