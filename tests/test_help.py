@@ -13,7 +13,7 @@ from dreamreel.animator.front.options import PANELS
 from helpers.help_rows import help_rows
 
 COMMANDS = ["dream", "zoom", "recursive", "progression", "stylize", "video", "batch", "studio", "presets", "models",
-            "metrics"]
+            "metrics", "audio"]
 
 
 @pytest.fixture(scope="module")

@@ -193,3 +193,20 @@ def test_a_truncated_file_is_used_as_far_as_it_goes(tmp_path):
     song = analyse(str(flac))
     assert 2.5 < song.seconds < 3.5 and song.header_seconds == pytest.approx(6.0)
     assert any("truncated" in n and "6.0 s its header says" in n for n in song.notes)
+
+
+def test_the_studio_draws_the_song_under_the_schedules(tmp_path):
+    pytest.importorskip("gradio", reason="the studio extra (gradio) is not installed")
+    pytest.importorskip("pandas", reason="the studio extra (pandas) is not installed")
+    from dreamreel.animator.front.studio import schedule_plot
+
+    drum_wav(tmp_path / "d.wav", 3.0, 120)
+    schedules, note, music = schedule_plot({"audio": str(tmp_path / "d.wav"), "zoom": "0:(1 + 0.1*beat)"}, None, None)
+    assert "schedules of 72 frames" in note and "bpm, 6 beats" in note, note
+    zoom = schedules[schedules.schedule == "zoom"].value.to_numpy()
+    beat = music[music.music == "beat"].value.to_numpy()
+    assert len(zoom) == len(beat) == 72 and np.allclose(zoom, 1 + 0.1 * beat)
+    assert set(music.music) == {"beat", "onset", "energy", "bass", "mid", "treble"}
+    assert "is a music variable" in schedule_plot({"zoom": "0:(1 + 0.1*beat)"}, None, None)[1]
+    assert "has no sound" in schedule_plot({"audio": str(REPO / "tests" / "data" / "one_second_clip.mp4")}, None,
+                                           None)[1]

@@ -141,7 +141,13 @@ def test_presets_are_listed_and_valid(run_cli):
     assert {"classic-zoom", "spiral", "drift", "tunnel", "gentle", "journey"} <= set(shipped)
     for name in shipped:  # every shipped preset resolves (keys, value kinds, schedules, layers syntax)
         assert name in out + err
-        zoom_config({"mp4": "z.mp4", "image": "noise"}, name)
+        song = {"audio": str(SAMPLES / "bunny.mp4")} if name in MUSIC_PRESETS else {}  # (it reads the music)
+        zoom_config({"mp4": "z.mp4", "image": "noise", **song}, name)
+    with pytest.raises(UserError, match="'beat' is a music variable: give --audio SONG"):
+        zoom_config({"mp4": "z.mp4", "image": "noise"}, "pulse")
+
+
+MUSIC_PRESETS = ("pulse",)
 
 
 def test_preset_values_are_defaults_that_the_command_line_overrides():

@@ -87,7 +87,7 @@ def audio(
     fps: float = typer.Option(24.0, help="Frames per second of the render the curves are for."),
     start: float = typer.Option(0.0, help="Song: start time in seconds."),
     end: Optional[float] = typer.Option(None, help="Song: end time in seconds."),
-    beat_decay: float = typer.Option(0.5, help="beat falls from 1 to 0 over this share of the time to the next beat."),
+    beat_decay: float = typer.Option(0.5, help="beat falls to 0 over this share of a beat."),
 ) -> None:
     """What a zoom's --audio hears in SONG: its tempo, its beats, and the curves of the music variables."""
     from ..errors import UserError

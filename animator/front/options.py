@@ -50,8 +50,7 @@ SONG = {
                                           "carries it, schedules read beat, bass...")),
     "start": (Optional[float], typer.Option(None, help="Song: start time in seconds.")),
     "end": (Optional[float], typer.Option(None, help="Song: end time in seconds.")),
-    "beat_decay": (Optional[float], typer.Option(None, help="beat falls from 1 to 0 over this share of the time to "
-                                                 "the next beat (0.5).")),
+    "beat_decay": (Optional[float], typer.Option(None, help="beat falls to 0 over this share of a beat (0.5).")),
 }
 PINGPONG = {"pingpong": (bool, typer.Option(False, help="Loop by playing forward, then back (instead of a "
                                                        "cross-fade back to the first frame)."))}

@@ -11,6 +11,7 @@ the others their place). Schedules are drawn as they are typed, or their mistake
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import shutil
@@ -38,7 +39,7 @@ OWN = {"output", "gif", "mp4", "frames_dir", "resume", "gif_width", "help"}
 #: ... and the GIF's --every where it is the GIF's (progression and stylize have their own --every)
 GIF_EVERY = ("zoom", "video", "recursive")
 #: options that take a file: an upload (or a path on this machine)
-FILES = {"style", "guide", "init_blend", "net", "weights"}
+FILES = {"style", "guide", "init_blend", "net", "weights", "audio"}
 #: zoom schedules drawn over the frames
 SCHEDULES = ("zoom", "angle", "translation_x", "translation_y", "center_x", "center_y", "strength", "steps", "octaves")
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -266,27 +267,61 @@ def machine_lock():
 # --------------------------------------------------------------------------- the page
 
 
+#: the music options the zoom's drawings read (besides the schedules, the preset and --frames)
+MUSIC_KEYS = ("audio", "start", "end", "beat_decay", "fps")
+
+
+@functools.lru_cache(maxsize=4)
+def _song(path: str, mtime: float, start: float, end: float | None):
+    from ..media.music import analyse
+
+    return analyse(path, start, end)
+
+
+def song_curves(cfg):
+    """The --audio song's curves at the zoom's frames (its length where --frames is not given), or None."""
+    if cfg.song.audio is None:
+        return None
+    song = _song(cfg.song.audio, os.path.getmtime(cfg.song.audio), cfg.song.start, cfg.song.end)
+    n = cfg.frames or song.frames(cfg.outputs.fps)
+    return song.curves(cfg.outputs.fps, n, cfg.song.beat_decay)
+
+
 def schedule_plot(values: dict[str, str], preset: str | None, frames: str | None):
-    """The zoom's schedules over its frames (the preset's where a box is empty), or the first mistake."""
+    """The zoom's schedules over its frames (the preset's where a box is empty), or the first mistake; and the
+    --audio song's curves under them (``None`` without a song)."""
     import pandas as pd
 
+    from ..media.music import PLOTTED
     from ..request.configs import zoom_config
 
     cli = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in values.items()}
     try:
         n = int(frames) if frames and str(frames).strip() else None
+        numbers = {k: float(cli[k]) for k in ("start", "end", "beat_decay", "fps") if cli.get(k) is not None}
     except ValueError:
-        return gr.update(), f"error: --frames must be a whole number (got {frames!r})"
+        return gr.update(), "error: --frames must be a whole number, --start, --end, --beat-decay, --fps numbers", None
     try:
-        cfg = zoom_config({**cli, "frames": n, "mp4": "out.mp4", "image": "noise"}, (preset or "").strip() or None)
+        cfg = zoom_config({**cli, **numbers, "frames": n, "mp4": "out.mp4", "image": "noise"},
+                          (preset or "").strip() or None)
+        curves = song_curves(cfg)
     except UserError as e:
-        return gr.update(), f"error: {e}"
+        return gr.update(), f"error: {e}", None
+    frames_n = curves.n if curves is not None else cfg.frames
     rows = []
-    for name in SCHEDULES:
-        s = cfg.schedule(name)
-        for t, v in enumerate(s.values(cfg.frames)):
-            rows.append({"frame": t, "value": float(v), "schedule": name.replace("_", "-")})
-    return pd.DataFrame(rows), f"schedules of {cfg.frames} frames (preset {cfg.preset})"
+    try:
+        for name in SCHEDULES:
+            s = cfg.schedule(name, curves)
+            for t, v in enumerate(s.values(frames_n)):
+                rows.append({"frame": t, "value": float(v), "schedule": name.replace("_", "-")})
+    except UserError as e:
+        return gr.update(), f"error: {e}", None
+    music = None
+    if curves is not None:
+        music = pd.DataFrame([{"frame": t, "value": float(curves.values[k][t]), "music": k}
+                              for k in PLOTTED for t in range(frames_n)])
+    said = f"; the song: {curves.bpm:.1f} bpm, {len(curves.beat_frames)} beats" if curves is not None else ""
+    return pd.DataFrame(rows), f"schedules of {frames_n} frames (preset {cfg.preset}){said}", music
 
 
 def _widget(p: object, command: str):
@@ -354,6 +389,8 @@ def _tab(studio: Studio, command: str) -> list:
                 if command == "zoom":  # the frames as they render, beside the schedules that made them
                     with gr.Column():
                         plot = gr.LinePlot(x="frame", y="value", color="schedule", label="schedules", height=260)
+                        music_plot = gr.LinePlot(x="frame", y="value", color="music", height=200,
+                                                 label="the --audio song: beat, onset, energy, bass, mid, treble")
                         plot_note = gr.Markdown("", elem_id="zoom-schedule-note")
             line = gr.Code(label="command line", language="shell", interactive=False, max_lines=4)
             files = gr.File(label="downloads", file_count="multiple", interactive=False, elem_id=f"{command}-files")
@@ -404,16 +441,17 @@ def _tab(studio: Studio, command: str) -> list:
     stop.click(lambda: studio.current.stop() if studio.current else None, None, None, queue=False)
 
     if command == "zoom":
-        keys = [n for n in names if n in (*SCHEDULES, "preset", "frames", "objective")]
+        keys = [n for n in names if n in (*SCHEDULES, "preset", "frames", "objective", *MUSIC_KEYS)]
 
         def draw(*args):
-            vals = dict(zip(keys, args))
+            vals = {k: (_file_values(v) if k in FILES else v) for k, v in zip(keys, args)}
             preset, frames = vals.pop("preset", None), vals.pop("frames", None)
-            return schedule_plot(vals, preset, frames)
+            schedules, note, music = schedule_plot(vals, preset, frames)
+            return schedules, note, music if music is not None else gr.update(value=None)
 
         for n in keys:
-            widgets[n].change(draw, [widgets[k] for k in keys], [plot, plot_note], queue=False)
-        return [(draw, [widgets[k] for k in keys], [plot, plot_note])]
+            widgets[n].change(draw, [widgets[k] for k in keys], [plot, plot_note, music_plot], queue=False)
+        return [(draw, [widgets[k] for k in keys], [plot, plot_note, music_plot])]
     return []
 
 

@@ -423,10 +423,10 @@ class ZoomConfig(Config):
             s = parse_schedule(getattr(self, name), name=name.replace("_", "-"))
             if s.music:
                 fail_if(self.song.audio is None, s.needs_audio() or "")
-                if song is None or self.frames < 1:
+                if song is None:
                     return s
                 s = s.bind(song)
-            values = s.values(1 if s.is_constant else max(1, self.frames))
+            values = s.values(1 if s.is_constant else max(1, self.frames or getattr(song, "n", 1)))
         except ScheduleError as e:
             raise UserError(str(e)) from None
         if name == "zoom":
