@@ -276,13 +276,21 @@ class Song:
         inside = lo < len(hop_t)
 
         def per_frame(a: np.ndarray, how) -> np.ndarray:
-            if not len(a):
-                return np.zeros(n)
+            """Each frame's hops' max or mean (the frames' windows follow one another: ``reduceat`` over their
+            starts, a cumulative sum's differences)."""
             out = np.zeros(n)
             ii = np.flatnonzero(inside)
-            out[ii] = [how(a[lo[i]:min(hi[i], len(a))]) for i in ii]
+            if not len(a) or not len(ii):
+                return out
+            a = a.astype(np.float64)
+            l, h = lo[ii], np.maximum(np.minimum(hi[ii], len(a)), lo[ii] + 1)
+            if how is np.max:
+                out[ii] = np.maximum.reduceat(a[:h[-1]], l)
+            else:
+                cs = np.concatenate([[0.0], np.cumsum(a)])
+                out[ii] = (cs[h] - cs[l]) / (h - l)
             if (~inside).any():  # past the song's end: the onsets stop, the bands hold
-                out[~inside] = 0.0 if how is np.max else (out[ii[-1]] if len(ii) else 0.0)
+                out[~inside] = 0.0 if how is np.max else out[ii[-1]]
             return out
 
         onset = per_frame(self.onset, np.max)

@@ -132,6 +132,9 @@ PREVIEW_STRIDE = 4  # --preview: every 4th frame ...
 PREVIEW_SCALE = 0.5  # ... at half size
 
 
+LONG_SONG = 600.0  # s: a song longer than this is said to make a long render
+
+
 def song_frames(cfg: ZoomConfig, song, say: Callable[[str], None]) -> int:
     """How many frames a zoom to ``song`` renders: ``--frames``, else as many as the song lasts; a loop (``--loop``)
     of whole beats, so that the beat goes on across the seam (or a line says why not)."""
@@ -145,6 +148,9 @@ def song_frames(cfg: ZoomConfig, song, say: Callable[[str], None]) -> int:
                     f"beat (leave --frames out for whole beats)")
         return n
     n = song.frames(fps)
+    if song.seconds > LONG_SONG:
+        say(f"{cfg.song.audio} lasts {int(song.seconds // 60)}:{int(song.seconds % 60):02d}: the render is {n} frames "
+            f"(--frames, --start/--end cut it)")
     if cfg.outputs.loop:
         whole = song.whole_beats(fps)
         if whole is None:
