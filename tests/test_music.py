@@ -210,3 +210,34 @@ def test_the_studio_draws_the_song_under_the_schedules(tmp_path):
     assert "is a music variable" in schedule_plot({"zoom": "0:(1 + 0.1*beat)"}, None, None)[1]
     assert "has no sound" in schedule_plot({"audio": str(REPO / "tests" / "data" / "one_second_clip.mp4")}, None,
                                            None)[1]
+
+
+def test_a_fade_loop_reads_the_song_from_its_first_played_frame_and_its_lead_reads_the_end(tmp_path):
+    drum_wav(tmp_path / "d.wav", 3.0, 120)
+    c = analyse(str(tmp_path / "d.wav")).curves(FPS, 72)
+    looped = c.shifted(48, wrap=True)  # a fade loop renders 48 frames before the 72 it plays
+    for t in range(0, 120):
+        assert looped.value("beat", t) == c.values["beat"][(t - 48) % 72]
+        assert looped.value("bass", t) == c.values["bass"][(t - 48) % 72]
+    assert c.value("beat", 200) == c.values["beat"][-1] and c.value("beat", -3) == c.values["beat"][0]
+    assert c.value("bass", 10.5) == pytest.approx((c.values["bass"][10] + c.values["bass"][11]) / 2)
+
+
+def test_objective_weights_change_the_dream_objective_each_frame(lite0):
+    import torch
+
+    from dreamreel.animator.request.resolve import scheduled_objective
+    from dreamreel.engine import objectives
+
+    class Ramp:
+        def value(self, name, t):
+            return {"bass": t / 10, "beat": 1.0}[name]
+
+    s = parse_objective_schedule("0: block6 + 2*bass*block9")
+    at = scheduled_objective(lite0, s, seed=0, song=Ramp())
+    img = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        acts = lite0.taps(img, {"block6", "block9"})
+        b6, b9 = objectives.layer("block6")(acts), objectives.layer("block9")(acts)
+        for t in (0, 5, 10):
+            assert float(at(t)(acts)) == pytest.approx(float(b6 + 2 * (t / 10) * b9), rel=1e-5)
