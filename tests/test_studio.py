@@ -183,6 +183,30 @@ def test_a_preset_picked_from_the_list_draws_its_schedules(page):
     note.filter(has_text="preset spiral").wait_for(timeout=30_000)
 
 
+def test_a_song_draws_its_curves_under_the_schedules(page, tmp_path):
+    """Issue 34: a schedule that reads the music is one line until a song is given; then the schedules are drawn
+    over the song's frames and its curves under them."""
+    sys.path.insert(0, str(REPO / "tests" / "helpers"))
+    from drums import drum_wav
+
+    drum_wav(tmp_path / "song.wav", 4.0, 120)
+    fill(page, {"--zoom": "0:(1 + 0.1*beat)", "--frames": ""})  # (as long as the song)
+    note = page.locator("#zoom-schedule-note")
+    note.filter(has_text="is a music variable").wait_for(timeout=30_000)
+    tab = zoom_tab(page)
+    if not tab.locator("#zoom-audio").first.is_visible():  # in the closed Music panel: open the panels
+        for panel in tab.locator("button.label-wrap").all():
+            if panel.locator("span.icon[style*='rotate(90deg)']").count():
+                panel.click()
+    page.locator("#zoom-audio input[type=file]").set_input_files(str(tmp_path / "song.wav"))
+    note.filter(has_text="bpm").wait_for(timeout=60_000)
+    text = note.inner_text()
+    assert "schedules of 96 frames" in text and "bpm, 8 beats" in text, text
+    page.screenshot(path=str(SCREENS / "5-song-curves.png"), full_page=True)
+    page.reload()  # (the next tests start from an empty page)
+    page.get_by_role("tab", name="zoom").wait_for(timeout=30_000)
+
+
 def test_a_text_file_as_a_picture_is_one_line_and_the_studio_stays_up(page, studio, tmp_path):
     url, work, proc = studio
     text = tmp_path / "notes.png"

@@ -320,7 +320,8 @@ def schedule_plot(values: dict[str, str], preset: str | None, frames: str | None
     if curves is not None:
         music = pd.DataFrame([{"frame": t, "value": float(curves.values[k][t]), "music": k}
                               for k in PLOTTED for t in range(frames_n)])
-    said = f"; the song: {curves.bpm:.1f} bpm, {len(curves.beat_frames)} beats" if curves is not None else ""
+    beats = len(curves.beat_frames) if curves is not None else 0
+    said = f"; the song: {curves.bpm:.1f} bpm, {beats} beat{'s' * (beats != 1)}" if curves is not None else ""
     return pd.DataFrame(rows), f"schedules of {frames_n} frames (preset {cfg.preset}){said}", music
 
 
