@@ -168,3 +168,40 @@ def test_a_song_that_cannot_drive_a_render_is_one_line_and_loses_nothing(run_cli
     assert out.read_bytes() == b"an earlier render" and not (tmp_path / "z_frames").exists()
     here = [song.name] if song.parent == tmp_path and song.exists() else []
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["z.mp4", *here])  # no temporaries left
+
+
+PROGRESSION = ["--size", "64", "--octaves", "1", "--dream-steps", "1", "--fps", "24"]
+
+
+def test_a_feedback_progression_to_a_song_dreams_harder_on_the_beat(run_cli, tmp_path):
+    """progression --audio: full dreams of the frame before, as many as the song lasts, with the step size that
+    --strength gives each frame; the MP4 carries the song."""
+    song = tmp_path / "song.wav"
+    drum_wav(song, 3.0, 120)
+    steps = {}
+    for name, strength in (("beat", "0:(0.002 + 0.05*beat)"), ("steady", "0:(0.01)")):
+        out = tmp_path / f"{name}.mp4"
+        code, _, err = run_cli("progression", SAMPLES / "figures.jpg", "--audio", song, "--strength", strength,
+                               *PROGRESSION, "-o", out)
+        assert code == 0, err
+        info = probe_video(out)
+        assert info["frames"] == 72 and info["has_audio"]
+        assert len(mp4_sound(out)) / 22050 == pytest.approx(3.0, abs=0.1)
+        steps[name] = frame_steps(tmp_path / f"{name}_frames", 72)
+    for name, s in steps.items():
+        on = s[[t - 1 for t in range(18, 72, 12)]]  # the beats: frames 6, 18, 30, ...
+        off = s[[t - 1 for t in range(24, 72, 12)]]
+        ratio = on.mean() / off.mean()
+        assert (ratio > 3) if name == "beat" else (0.5 < ratio < 2), (name, ratio)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--strength", "0:(0.01 + beat)"], "--strength is the step size of each --feedback dream"),
+    (["--feedback", "3", "--strength", "0:(0.01 + beat)"], "'beat' is a music variable: give --audio SONG"),
+    (["--audio", "SONG", "--loop"], "--loop and --pingpong play frames again"),
+])
+def test_progression_song_mistakes_are_one_line(run_cli, tmp_path, args, message):
+    drum_wav(tmp_path / "song.wav", 2.0, 120)
+    args = [str(tmp_path / "song.wav") if a == "SONG" else a for a in args]
+    code, _, err = run_cli("progression", SAMPLES / "figures.jpg", *PROGRESSION, *args, "-o", tmp_path / "p.mp4")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

@@ -165,7 +165,7 @@ def recursive(
 
 
 @app.command()
-@with_options(BACKEND, TARGET, GUIDE, PIXEL, STROKE, ANIMATION, LOOP, PINGPONG)
+@with_options(BACKEND, TARGET, GUIDE, PIXEL, STROKE, ANIMATION, LOOP, PINGPONG, SONG)
 def progression(
     image: str = IMAGE_ARG,
     gif: Optional[str] = typer.Option(None, help="The progression as a looping GIF."),
@@ -175,6 +175,7 @@ def progression(
     ease: bool = typer.Option(False, help="More frames at the start, where the dream changes fastest."),
     caption: bool = typer.Option(False, help="Write the step and objective value on each GIF/MP4 frame."),
     feedback: Optional[int] = typer.Option(None, help="Instead: N frames, each a full dream of the previous one."),
+    strength: Optional[str] = typer.Option(None, help="--feedback, --audio: step size per frame, schedule (--lr)."),
     size: int = typer.Option(384, help="Longest side, px."),
     lr: float = typer.Option(0.01, help="Step size."),
     octaves: int = typer.Option(3, help="Octaves the dream climbs, small to full."),

@@ -26,6 +26,7 @@ from ..frameloop.loop import Loop
 from ..frameloop.scheduler import Feedback, HalfStep, Source
 from .sheet import caption, contact_sheet
 from ..media import FrameDir
+from ..media.atomic import unlink_quiet
 
 
 class RecursiveMode(HalfStep, Feedback):
@@ -81,8 +82,10 @@ class ProgressionMode(HalfStep, Feedback):
     """
 
     def __init__(self, net: Backbone, start: torch.Tensor, objective: Objective, params: DreamParams,
-                 marks: list[int] | None = None, feedback_frames: int | None = None):
+                 marks: list[int] | None = None, feedback_frames: int | None = None, strength=None):
+        """``strength``: with feedback, the step size at each frame (a schedule, which may read a song)."""
         self.net, self.start, self.objective, self.params = net, start.to(net.device), objective, params
+        self.strength = strength
         self.marks = marks
         self.feedback = feedback_frames is not None
         self.n_frames = feedback_frames if self.feedback else len(marks)
@@ -92,9 +95,13 @@ class ProgressionMode(HalfStep, Feedback):
     def step(self, t: int, source: Source, seed: int, lr_scale: float = 1.0) -> torch.Tensor:
         if self.feedback:
             p = DreamParams(**{**self.params.as_dict(), "seed": seed})
+            if self.strength is not None:
+                p = replace(p, lr=max(0.0, self.strength(t, self.n_frames)))
             if lr_scale != 1.0:
                 p = replace(p, lr=p.lr * lr_scale)
-            return source.image if t == 0 else dream(self.net, source.image, self.objective, p)
+            if t == 0 or p.lr == 0:
+                return source.image
+            return dream(self.net, source.image, self.objective, p)
         return self.climb.advance(source.image, self.marks[t - 1] if t else 0, self.marks[t], seed, lr_scale=lr_scale)
 
     def label(self, t: int) -> str:
@@ -140,19 +147,42 @@ def render_recursive(cfg: RecursiveConfig) -> dict:
 
 
 def render_progression(cfg: ProgressionConfig) -> dict:
-    """Record one long dream every ``cfg.every`` steps (or ``cfg.feedback`` full dreams of itself) as frames."""
+    """Record one long dream every ``cfg.every`` steps (or ``cfg.feedback`` full dreams of itself) as frames.
+
+    With ``--audio``: full dreams of themselves, as many as the song lasts (``--feedback N``: N), each with the step
+    size ``--strength`` gives it (which may read the music: ``0:(0.004 + 0.02*beat)``), and the MP4 carries the song.
+    """
     cfg.validate()
     check_outputs(cfg.outputs)
+    curves = audio = None
+    if cfg.song.audio is not None:
+        from .zoom import ZoomMode, read_song
+
+        song = read_song(cfg, ZoomMode.say)
+        cfg = replace(cfg, feedback=cfg.feedback or song.frames(cfg.outputs.fps))
+        curves = song.curves(cfg.outputs.fps, cfg.feedback, cfg.song.beat_decay)
     plan = resolve(cfg.backend, picture=cfg.picture, target=cfg.target)
     obj = plan.objective
     marks = None if cfg.feedback is not None else step_marks(cfg.steps, cfg.every, cfg.ease)
-    mode = ProgressionMode(plan.net, plan.start, obj, cfg.dream, marks=marks, feedback_frames=cfg.feedback)
+    strength = cfg.strength_schedule(curves) if cfg.feedback is not None else None
+    mode = ProgressionMode(plan.net, plan.start, obj, cfg.dream, marks=marks, feedback_frames=cfg.feedback,
+                           strength=strength)
     overlay = None
     if cfg.caption:
         overlay = lambda t, f: caption(f, f"{mode.label(t)}  {obj.description} = {mode.value(f):.3g}")  # noqa: E731
     settings = {**cfg.as_settings(), **plan.settings(), "marks": marks}
     w, h = plan.size
     outputs = replace(cfg.outputs, gif_every=cfg.outputs.gif_every or 1)  # each frame is a record: all in the GIF
-    result = run(mode, outputs, settings, f"progression {w}x{h}", w, color_coherence=cfg.color_coherence,
-                 seed=cfg.backend.seed, overlay=overlay, settings_beside=cfg.outputs.main, loop=way_home(outputs))
+    if curves is not None:
+        settings["song"] = song.summary()
+        if outputs.mp4:
+            from ..media.audio import song_cut
+
+            audio = song_cut(cfg.song.audio, cfg.song.start, cfg.feedback / outputs.fps, beside=outputs.mp4)
+    try:
+        result = run(mode, outputs, settings, f"progression {w}x{h}", w, color_coherence=cfg.color_coherence,
+                     seed=cfg.backend.seed, overlay=overlay, settings_beside=cfg.outputs.main, loop=way_home(outputs),
+                     audio=audio)
+    finally:
+        unlink_quiet(audio)
     return {**result, "marks": marks, "mode": mode}

@@ -88,18 +88,47 @@ class ProgressionConfig(Config):
     caption: bool = False
     feedback: int | None = None
     color_coherence: str = "none"
+    strength: str | None = None  # feedback: the step size per frame, a schedule (None: the dream's lr)
     backend: Backend = part(Backend)
     target: Target = part(Target)
     dream: DreamParams = field(default_factory=lambda: DreamParams(octaves=3, steps=5, lr=0.01, smooth=2.0))
     outputs: Outputs = part(lambda: Outputs(fps=10.0))
+    song: SongSpec = part(SongSpec)
+
+    @property
+    def feedback_mode(self) -> bool:
+        """Frames that are each a full dream of the one before: --feedback N, or --audio (as many as the song)."""
+        return self.feedback is not None or self.song.audio is not None
+
+    def strength_schedule(self, song=None):
+        """--strength (the feedback dream's step size per frame; --lr where not given), checked; bound to ``song``
+        (the song's curves) where it reads the music."""
+        text = self.strength if self.strength is not None else repr(self.dream.lr)
+        try:
+            s = parse_schedule(text, name="strength")
+            fail_if(bool(s.music) and self.song.audio is None, s.needs_audio() or "")
+            return s.bind(song) if s.music and song is not None else s
+        except ScheduleError as e:
+            raise UserError(str(e)) from None
+
+    def as_settings(self) -> dict:
+        s = super().as_settings()
+        if self.strength is None:  # (recorded where given: a progression without it records as before)
+            s.pop("strength", None)
+        return s
 
     def check(self) -> None:
         check_color(self.color_coherence)
+        fail_if(self.strength is not None and not self.feedback_mode,
+                "--strength is the step size of each --feedback dream: give --feedback N or --audio SONG")
+        fail_if(self.song.audio is not None and (self.outputs.loop or self.outputs.pingpong),
+                "--loop and --pingpong play frames again that the song has moved on from: leave them out with --audio")
+        self.strength_schedule()
         fail_if(not (self.outputs.gif or self.outputs.mp4), "give --gif FILE and/or -o FILE.mp4 for the progression")
         if self.outputs.mp4:
             fail_if(not self.outputs.mp4.lower().endswith(".mp4"),
                     f"-o {self.outputs.mp4}: the progression video must end in .mp4 (use --gif for a GIF)")
-        fail_if(self.feedback is None and (self.steps < 1 or self.every < 1),
+        fail_if(not self.feedback_mode and (self.steps < 1 or self.every < 1),
                 f"--steps and --every must be >= 1 (got {self.steps}, {self.every})")
         fail_if(self.feedback is not None and self.feedback < 2,
                 f"--feedback needs at least 2 frames (got {self.feedback})")
