@@ -133,7 +133,7 @@ def tempo(onset: np.ndarray) -> tuple[float, float]:
     n = len(onset)
     size = min(TEMPO_WINDOW, n)
     lo, hi = int(math.floor(60 * HOP_RATE / MAX_BPM)), int(math.ceil(60 * HOP_RATE / MIN_BPM))
-    if size < 2 * hi // 2 + 8:
+    if size < hi + 8:  # (a song under ~1.3 s: no room for a slow beat)
         return 0.0, 0.0
     hann = np.hanning(size)
     starts = range(0, n - size + 1, TEMPO_STEP)
