@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,15 +44,17 @@ def render(clip: str, style: str, out: Path, width: int | None, cache: Path) -> 
     if width:
         args += ["--width", str(width)]
     env = {**os.environ, "DREAMREEL_CACHE": str(cache), "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    log = out.with_suffix(".log")
     t0 = time.perf_counter()
-    p = subprocess.run(args, env=env, capture_output=True, text=True)
+    with open(log, "w") as f:
+        p = subprocess.Popen(args, env=env, stdout=f, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(p.pid, 0)  # (this render's own peak, KB)
     seconds = time.perf_counter() - t0
-    if p.returncode != 0:
-        raise SystemExit(f"render failed ({p.returncode}): {p.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # (KB; the largest child so far)
-    keys = sorted({int(k) for k in re.findall(r"^keyframe (\d+)", p.stderr, flags=re.M)})
-    return {"seconds": seconds, "peak_gb": max(peak, before) / 1e6, "keyframes": keys, "frames": out.with_name(
+    text = log.read_text()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"render failed ({os.waitstatus_to_exitcode(status)}): {text[-2000:]}")
+    keys = sorted({int(k) for k in re.findall(r"^keyframe (\d+)", text, flags=re.M)})
+    return {"seconds": seconds, "peak_gb": usage.ru_maxrss / 1e6, "keyframes": keys, "frames": out.with_name(
         out.stem + "_frames")}
 
 
@@ -105,7 +106,7 @@ def main() -> None:
             width = None
         r = render(clip, a.style, folder / f"out_{size}.mp4", width, folder / f"cache_{size}")
         results[size] = r
-        print(f"{size}: {r['seconds']:.0f} s, peak {r['peak_gb']:.2f} GB (the largest render so far), "
+        print(f"{size}: {r['seconds']:.0f} s, peak {r['peak_gb']:.2f} GB, "
               f"keyframes {r['keyframes']}", flush=True)
     if Path(a.vgg).exists() and 384 in results:
         n = info.frames
