@@ -234,8 +234,14 @@ def test_a_ctrl_c_that_lands_where_python_ignores_exceptions_still_stops_the_ren
         return step(self, t, *a, **kw)
 
     monkeypatch.setattr(zoom.ZoomMode, "step", step_and_lose)
-    code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "z.mp4", "--frames", 8, "--size", 64,
-                           "--steps", "0:(1)", "--octaves", "0:(1)")
+    # (Python's own Ctrl-C handler, as in a terminal: a test run started in the background by a shell without job
+    # control has SIGINT ignored, and then dreamreel leaves it ignored, as under nohup)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, _, err = run_cli("zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "z.mp4", "--frames", 8, "--size", 64,
+                               "--steps", "0:(1)", "--octaves", "0:(1)")
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert code == 130, err
     kept = FrameDir(tmp_path / "z_frames").count_complete()
     assert 2 <= kept < 8 and f"interrupted: {kept} of 8 frames done" in err, err
