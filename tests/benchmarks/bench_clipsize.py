@@ -121,6 +121,8 @@ def main() -> None:
             if size != 384:
                 s = judged_at_384(r["frames"], a.clip, a.style, a.vgg, at)
                 print(f"{size}: VGG-16 style seen at 384 px {s:.4g}, {s / base:.2f}x the 384 px render's ({base:.4g})")
+    elif 384 not in results:
+        print("(no judged style: it compares with the 384 px render; --sizes has no 384)")
     else:
         print(f"(no judged style: {a.vgg} is not there)")
     if 720 in results and 1080 in results:
