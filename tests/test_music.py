@@ -20,7 +20,7 @@ from dreamreel.animator.request.schedule import parse_schedule
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tests" / "helpers"))
-from drums import RATE, drum_track, drum_wav, write_wav  # noqa: E402
+from drums import RATE, drum_wav, hostile_song, write_wav  # noqa: E402
 
 FPS = 24
 
@@ -157,31 +157,13 @@ def test_song_options_are_checked(tmp_path, values, message):
 # --------------------------------------------------------------------------- songs that cannot drive a render
 
 
-def hostile(tmp_path, kind: str) -> str:
-    p = tmp_path / f"{kind}.wav"
-    if kind == "text":
-        p = tmp_path / "text.mp3"
-        p.write_text("this is not a song\n" * 50)
-    elif kind == "empty":
-        p.write_bytes(b"")
-    elif kind == "silent":
-        write_wav(p, np.zeros(3 * RATE, np.float32))
-    elif kind == "short":
-        write_wav(p, drum_track(0.6, 120)[0])
-    elif kind == "no_sound":
-        p = REPO / "tests" / "data" / "one_second_clip.mp4"
-    elif kind == "picture":
-        p = REPO / "samples" / "figures.jpg"
-    return str(p)
-
-
 @pytest.mark.parametrize("kind, message", [
     ("text", "is not audio ffmpeg can read"), ("empty", "empty file"), ("silent", "is silent"),
     ("short", "needs at least 1 s"), ("no_sound", r"has no sound \(no audio stream\)"),
     ("picture", r"has no sound \(no audio stream\)")])
 def test_hostile_songs_are_one_line(tmp_path, kind, message):
     with pytest.raises(AudioError, match=message):
-        analyse(hostile(tmp_path, kind))
+        analyse(str(hostile_song(tmp_path, kind)))
 
 
 def test_a_truncated_file_is_used_as_far_as_it_goes(tmp_path):

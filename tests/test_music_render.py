@@ -17,7 +17,7 @@ from dreamreel.animator.media.ffmpeg import probe_video, read_ffmpeg
 from conftest import REPO, SAMPLES
 
 sys.path.insert(0, str(REPO / "tests" / "helpers"))
-from drums import RATE, drum_track, drum_wav, write_wav  # noqa: E402
+from drums import drum_wav, hostile_song  # noqa: E402
 
 TINY = ["--size", "64", "--steps", "0:(1)", "--octaves", "0:(1)", "--preset", "classic-zoom"]
 FPS = 24
@@ -145,18 +145,8 @@ def test_music_weights_in_the_objective_render(run_cli, tmp_path):
     ("no_sound", "has no sound (no audio stream)"), ("missing", "not found"), ("no_audio", "is a music variable"),
     ("past_end", "--start 9 s is past the end")])
 def test_a_song_that_cannot_drive_a_render_is_one_line_and_loses_nothing(run_cli, tmp_path, kind, message):
-    song = tmp_path / "song.wav"
-    extra = []
-    if kind == "text":
-        song = tmp_path / "song.mp3"
-        song.write_text("not a song\n" * 40)
-    elif kind == "silent":
-        write_wav(song, np.zeros(2 * RATE, np.float32))
-    elif kind == "short":
-        write_wav(song, drum_track(0.5, 120)[0])
-    elif kind == "no_sound":
-        song = REPO / "tests" / "data" / "one_second_clip.mp4"
-    elif kind == "past_end":
+    song, extra = hostile_song(tmp_path, kind), []
+    if kind == "past_end":
         drum_wav(song, 2.0, 120)
         extra = ["--start", "9"]
     out = tmp_path / "z.mp4"

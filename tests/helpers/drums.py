@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 RATE = 44100
+REPO = Path(__file__).resolve().parents[2]
 
 
 def drum_track(seconds: float, bpm: float, drop: float | None = None, first: float = 0.25, seed: int = 0,
@@ -60,3 +61,24 @@ def drum_wav(path, seconds: float, bpm: float, drop: float | None = None, **kw) 
     samples, kicks = drum_track(seconds, bpm, drop, **kw)
     write_wav(path, samples)
     return kicks
+
+
+def hostile_song(folder, kind: str) -> Path:
+    """A file that cannot drive a render, in ``folder`` (or the project's): ``text`` (an .mp3 that is text),
+    ``empty``, ``silent`` (3 s of zeros), ``short`` (0.6 s of drums), ``no_sound`` (a clip without an audio stream),
+    ``picture`` (a JPEG); any other kind: a path that is not there."""
+    p = Path(folder) / f"{kind}.wav"
+    if kind == "text":
+        p = p.with_suffix(".mp3")
+        p.write_text("this is not a song\n" * 50)
+    elif kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "silent":
+        write_wav(p, np.zeros(3 * RATE, np.float32))
+    elif kind == "short":
+        write_wav(p, drum_track(0.6, 120)[0])
+    elif kind == "no_sound":
+        p = REPO / "tests" / "data" / "one_second_clip.mp4"
+    elif kind == "picture":
+        p = REPO / "samples" / "figures.jpg"
+    return p
