@@ -89,28 +89,71 @@ def fill(page, values: dict[str, str], command: str = "zoom") -> None:
         box.press("Tab")
 
 
-def test_a_zoom_in_the_browser_shows_frames_as_they_come_and_equals_the_cli(page, studio, run_cli, tmp_path):
+def open_panels(page, command: str = "zoom") -> None:
+    for panel in zoom_tab(page, command).locator("button.label-wrap").all():
+        if panel.locator("span.icon[style*='rotate(90deg)']").count():
+            panel.click()
+
+
+def field(page, name: str, command: str = "zoom") -> str:
+    """What the field of option --NAME holds."""
+    return page.locator(f"#{command}-{name} input, #{command}-{name} textarea").first.input_value()
+
+
+def pick_preset(page, name: str) -> None:
+    page.locator("#zoom-preset input").click()
+    page.get_by_role("option", name=name, exact=True).first.click()
+
+
+def test_a_zoom_from_the_preset_list_shows_its_values_renders_plays_in_the_page_and_equals_the_cli(
+        page, studio, run_cli, tmp_path):
     url, work, proc = studio
+    open_panels(page)
+    assert field(page, "zoom") == "0:(1.025)" and field(page, "frames") == "240"  # journey's, the default look
+    assert field(page, "model") == "efficientnet_lite0" and field(page, "border") == "reflect"
+    pick_preset(page, "spiral")
+    page.wait_for_function("document.querySelector('#zoom-angle input').value === '0:(1.0)'", timeout=30_000)
+    assert field(page, "zoom") == "0:(1.02)" and field(page, "layers") == "block5,block8"
+    assert field(page, "objective") == "" and field(page, "frames") == "240"  # (spiral has none: the zoom's)
     page.locator("#zoom-upload input[type=file]").set_input_files(str(SAMPLES / "figures.jpg"))
     fill(page, ZOOM)
     page.locator("#zoom-render").click()
     status = page.locator("#zoom-status")
-    # a frame appears while the render is still going
-    seen_during = False
+    # a frame appears while the render is still going, and the schedules mark the frame being rendered
+    seen_during, marked = False, set()
     end = time.monotonic() + 240
     while time.monotonic() < end:
         text = status.inner_text()
-        if text.startswith("frame ") and page.locator("#zoom-preview img").count():
+        now = page.locator("#zoom-schedules g.now")
+        if now.count():
+            marked.add(int(now.first.get_attribute("data-frame")))
+        if text.startswith("frame ") and page.locator("#zoom-frame img").count():
             seen_during = True
             page.screenshot(path=str(SCREENS / "1-zoom-in-progress.png"))
-            break
         if text.startswith(("done", "error", "failed")):
             break
         time.sleep(0.2)
     assert seen_during, f"no frame shown before the render ended: {status.inner_text()}"
+    assert len(marked) >= 2 and max(marked) > 0, marked  # the rule moved with the frames
     page.wait_for_function("document.querySelector('#zoom-status').innerText.startsWith('done')", timeout=240_000)
-    page.screenshot(path=str(SCREENS / "2-zoom-done.png"))
     assert proc.poll() is None
+
+    # the MP4 plays in the page to its end; the GIF is shown
+    page.locator("#zoom-video video").wait_for(timeout=30_000)
+    ended = page.evaluate("""async () => {
+        const v = document.querySelector('#zoom-video video');
+        v.muted = true;
+        const done = new Promise((ok, no) => { v.addEventListener('ended', () => ok(true), {once: true});
+                                              setTimeout(() => no('no ended event in 30 s'), 30000); });
+        await v.play();
+        return await done && v.ended;
+    }""")
+    assert ended is True
+    gif = page.locator("#zoom-gif img").first
+    gif.wait_for(timeout=30_000)
+    assert ".gif" in gif.get_attribute("src")
+    page.wait_for_function("document.querySelector('#zoom-gif img').naturalWidth > 0", timeout=30_000)
+    page.screenshot(path=str(SCREENS / "2-zoom-done.png"), full_page=True)
 
     # the MP4, downloaded from the page
     link = page.locator("#zoom-files a[download='out.mp4']").first
@@ -122,11 +165,11 @@ def test_a_zoom_in_the_browser_shows_frames_as_they_come_and_equals_the_cli(page
 
     assert probe_video(mp4)["frames"] == 12
 
-    # the same zoom from the command line: the same frames, hash for hash
+    # the same zoom from the command line with that preset: the same frames, hash for hash
     folder = sorted((work / "renders").glob("*-zoom"))[-1]
     settings = json.loads((folder / "out_frames" / "settings.json").read_text())
-    assert settings["frames"] == 12 and settings["command"] == "zoom"
-    args = ["zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "cli.mp4"]
+    assert settings["frames"] == 12 and settings["command"] == "zoom" and settings["preset"] == "spiral"
+    args = ["zoom", SAMPLES / "figures.jpg", "-o", tmp_path / "cli.mp4", "--preset", "spiral"]
     for k, v in ZOOM.items():
         args += [k, v]
     code, _, err = run_cli(*args)
@@ -138,8 +181,35 @@ def test_a_zoom_in_the_browser_shows_frames_as_they_come_and_equals_the_cli(page
     studio_frames, cli_frames = hashes(folder / "out_frames"), hashes(tmp_path / "cli_frames")
     assert len(studio_frames) == 12 and studio_frames == cli_frames
     # the command line the page shows is the one that ran
-    shown = page.locator("#zoom-render").locator("xpath=ancestor::div[contains(@class,'tabitem')]").first
-    assert "dreamreel zoom" in shown.inner_text() and "--frames 12" in shown.inner_text()
+    shown = page.locator("#zoom-line").inner_text()
+    assert "dreamreel zoom" in shown and "--frames 12" in shown and "--preset spiral" in shown, shown
+
+
+def test_the_schedules_have_a_legend_naming_them_in_their_colours(page):
+    items = page.locator("#zoom-schedules .legend-item")
+    names = [items.nth(k).get_attribute("data-name") for k in range(items.count())]
+    assert names == ["zoom", "angle", "translation-x", "translation-y", "center-x", "center-y", "strength", "steps",
+                     "octaves"]
+    for name in names:
+        item = page.locator(f"#zoom-schedules .legend-item[data-name='{name}']")
+        assert item.text_content().strip() == name  # (the name written beside its swatch)
+        swatch = item.locator("rect").get_attribute("fill")
+        assert page.locator(f"#zoom-schedules polyline[data-name='{name}']").get_attribute("stroke") == swatch
+
+
+def test_a_number_out_of_range_is_refused_with_its_message_and_nothing_renders(page, studio):
+    url, work, proc = studio
+    before = sorted(p.name for p in (work / "renders").iterdir())
+    fill(page, {"--frames": "0"})
+    page.locator("#zoom-render").click()
+    status = page.locator("#zoom-status")
+    status.filter(has_text="error").wait_for(timeout=30_000)
+    line = status.inner_text().strip()
+    assert line == "error: --frames must be >= 1 (got 0)", line
+    assert page.locator("#zoom-status .status-error").count() == 1  # (red)
+    assert sorted(p.name for p in (work / "renders").iterdir()) == before  # no render, no folder
+    page.screenshot(path=str(SCREENS / "2a-out-of-range.png"))
+    fill(page, {"--frames": "12"})
 
 
 def test_stop_keeps_the_frames_so_far_and_resume_finishes_the_render(page, studio):
@@ -164,6 +234,35 @@ def test_stop_keeps_the_frames_so_far_and_resume_finishes_the_render(page, studi
     fill(page, {"--frames": "12"})
 
 
+def test_the_renders_list_reopens_an_earlier_render_and_survives_a_restart(page, studio):
+    """Each render is a folder of the workdir with its render.json: the list under the tab reads them; a click
+    reopens one (its result, its command line, its fields); a studio started again on the workdir lists them."""
+    url, work, proc = studio
+    page.reload()  # (a fresh page: journey's values in the fields)
+    page.get_by_role("tab", name="zoom").click()
+    rows = page.locator("#zoom-renders-list tbody tr")
+    rows.first.wait_for(timeout=30_000)
+    first = rows.filter(has_text="--frames 12").last  # the spiral of the first test (newest first)
+    assert "#001" in first.inner_text() and "out.mp4" in first.inner_text()
+    assert first.locator("img").count() == 1  # its thumbnail
+    page.screenshot(path=str(SCREENS / "6-renders.png"), full_page=True)
+    first.click()
+    page.locator("#zoom-status").filter(has_text="reopened render #001").wait_for(timeout=30_000)
+    line = page.locator("#zoom-line").inner_text()
+    assert "--preset spiral" in line and "--frames 12" in line and "001-zoom/out.mp4" in line, line
+    open_panels(page)
+    assert field(page, "preset") == "spiral" and field(page, "frames") == "12" and field(page, "angle") == "0:(1.0)"
+    assert field(page, "sample") == "" or field(page, "sample") == "figures.jpg"
+    page.locator("#zoom-video video").wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('#zoom-gif img') && "
+                           "document.querySelector('#zoom-gif img').naturalWidth > 0", timeout=30_000)
+
+    from dreamreel.animator.front.studio import Studio
+
+    again = Studio(str(work / "renders")).renders("zoom")  # what a restarted studio lists
+    assert [r.folder.name for r in again][-1] == "001-zoom" and "--preset spiral" in again[-1].command_line()
+
+
 def test_a_malformed_schedule_shows_its_position(page):
     fill(page, {"--zoom": "0:(1.02), 10 (1.1)"})
     note = page.locator("#zoom-schedule-note")
@@ -174,13 +273,13 @@ def test_a_malformed_schedule_shows_its_position(page):
     note.filter(has_text="schedules of").wait_for(timeout=30_000)
 
 
-def test_a_preset_picked_from_the_list_draws_its_schedules(page):
-    tab = zoom_tab(page)
-    fill(page, {"--zoom": ""})
-    tab.get_by_label("--preset").first.click()
-    page.get_by_role("option", name="spiral").first.click()
+def test_a_preset_picked_from_the_list_fills_the_fields_and_draws_its_schedules(page):
+    pick_preset(page, "tunnel")
     note = page.locator("#zoom-schedule-note")
-    note.filter(has_text="preset spiral").wait_for(timeout=30_000)
+    note.filter(has_text="preset tunnel").wait_for(timeout=30_000)
+    assert field(page, "zoom") == "0:(1.06)" and field(page, "layers") == "block11"
+    zoom = page.locator("#zoom-schedules .legend-item[data-name='zoom']")
+    assert zoom.count() == 1
 
 
 def test_a_song_draws_its_curves_under_the_schedules(page, tmp_path):
@@ -195,9 +294,7 @@ def test_a_song_draws_its_curves_under_the_schedules(page, tmp_path):
     note.filter(has_text="is a music variable").wait_for(timeout=30_000)
     tab = zoom_tab(page)
     if not tab.locator("#zoom-audio").first.is_visible():  # in the closed Music panel: open the panels
-        for panel in tab.locator("button.label-wrap").all():
-            if panel.locator("span.icon[style*='rotate(90deg)']").count():
-                panel.click()
+        open_panels(page)
     page.locator("#zoom-audio input[type=file]").set_input_files(str(tmp_path / "song.wav"))
     note.filter(has_text="bpm").wait_for(timeout=60_000)
     text = note.inner_text()

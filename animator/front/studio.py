@@ -613,7 +613,7 @@ def _tab(studio: Studio, command: str) -> list:
                 again = gr.Button("Resume", elem_id=f"{command}-resume")
             status = gr.Markdown("", elem_id=f"{command}-status")
             with gr.Row():
-                preview = gr.Image(label="frame", type="numpy", interactive=False, elem_id=f"{command}-preview",
+                preview = gr.Image(label="frame", type="numpy", interactive=False, elem_id=f"{command}-frame",
                                    height=300)
                 if command == "zoom":  # the frames as they render, beside the schedules that made them
                     with gr.Column():
@@ -715,6 +715,7 @@ def _tab(studio: Studio, command: str) -> list:
             mistake = check_command_line(render.argv)  # as the command line checks it: nothing renders
             if mistake:
                 shutil.rmtree(render.folder, ignore_errors=True)
+                studio.count -= 1  # (its number is the next render's)
                 yield show(mistake, None, render.command_line(), None, ())
                 return
             render.save()
