@@ -367,3 +367,40 @@ def test_stop_while_a_clips_first_keyframe_is_painted_ends_the_render_in_seconds
     assert "0 frames kept, Resume continues" in text and "keyframe 4 painted for" in text, text
     assert list((work / "cache").rglob("*.pt")) or "not kept" in text, text
     page.get_by_role("tab", name="zoom").click()
+
+
+def test_the_fields_are_made_from_the_one_declaration_and_send_only_what_differs(tmp_path):
+    """Numbers (a slider and a refusal where the option declares a range), the lists where the code checks them,
+    and a command line that leaves out what equals the defaults (a zoom's: its preset's)."""
+    import typer
+
+    from dreamreel.animator.front import studio_fields as F
+    from dreamreel.animator.front.studio import Studio, _widget, command_params
+    from dreamreel.animator.request.configs import BORDERS
+    from dreamreel.engine.backbones import MODELS
+
+    _, options = command_params("zoom")
+    by = {p.name: p for p in options}
+    assert F.choices(by["model"]) == tuple(MODELS) and F.choices(by["border"]) == BORDERS
+    assert F.number_kind(by["frames"]) is int and F.number_kind(by["fps"]) is float
+    assert F.number_kind(by["zoom"]) is None and F.choices(by["zoom"]) is None
+    assert F.said_default(by["model"]) == "efficientnet_lite0"
+
+    ranged = typer.Typer()
+
+    @ranged.command()
+    def one(n: int = typer.Option(3, min=1, max=9, help="A number.")):
+        pass
+
+    p = typer.main.get_command(ranged).params[0]
+    assert F.out_of_range(p, 0) == "--n must be in [1, 9] (got 0)" and F.out_of_range(p, 9) is None
+    assert isinstance(_widget(p, "one", 3), gradio.Slider)
+
+    studio = Studio(str(tmp_path))
+    base = F.preset_values("spiral")
+    values = {**base, "frames": 24, "size": 256, "angle": "0:(2)"}
+    render = studio.plan("zoom", str(SAMPLES / "figures.jpg"), values, options, base)
+    assert render.argv[6:] == ["--preset", "spiral", "--frames", "24", "--size", "256", "--angle", "0:(2)"], render.argv
+    _, dream = command_params("dream")
+    render = studio.plan("dream", str(SAMPLES / "figures.jpg"), {"size": 512, "steps": 3, "model": ""}, dream)
+    assert render.argv[4:] == ["--steps", "3"], render.argv
