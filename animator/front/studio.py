@@ -630,7 +630,7 @@ def _tab(studio: Studio, command: str) -> list:
                            elem_id=f"{command}-line", wrap_lines=True, show_line_numbers=False,
                            visible=False)
             files = gr.File(label="downloads", file_count="multiple", interactive=False, elem_id=f"{command}-files",
-                            height=110, visible=False)
+                            visible=False)
             with gr.Accordion(f"{command} renders", open=True, elem_id=f"{command}-renders"):
                 renders = gr.Dataset(components=["image", "html", "textbox"],
                                      headers=["", "command", "outputs"], samples=[], type="index",

@@ -16,9 +16,9 @@ COLOURS = {
 }
 OTHER = "#555555"
 
-WIDTH = 380
+WIDTH = 392
 LABEL = 106  # the legend column: the swatch and the name
-VALUE = 50  # the value column, right
+VALUE = 76  # the value column, right
 STRIP = 20  # height of one strip
 TOP = 20  # room for "frame N" over the rule
 AXIS = 20
