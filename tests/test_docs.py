@@ -57,7 +57,7 @@ def test_the_cli_reference_lists_every_option_of_every_command():
     # the page says what --help says: the zoom's --loop is a switch, --frames comes from the default preset
     zoom = page["dreamreel zoom"]
     assert re.search(r"\| `--loop` \| switch \| off \|", zoom)
-    assert re.search(r"\| `--frames` \| integer \| `\d+` \(preset `journey`\) \|", zoom)
+    assert re.search(r"\| `--frames` \| integer \| `\d+` \(with preset `journey`\) \|", zoom)
     assert "Motion" in zoom and "Model and device" in zoom  # (the panels of --help)
 
 

@@ -374,7 +374,7 @@ def test_the_fields_are_made_from_the_one_declaration_and_send_only_what_differs
     and a command line that leaves out what equals the defaults (a zoom's: its preset's)."""
     import typer
 
-    from dreamreel.animator.front import studio_fields as F
+    from dreamreel.animator.front import fields as F
     from dreamreel.animator.front.studio import Studio, _widget, command_params
     from dreamreel.animator.request.configs import BORDERS
     from dreamreel.engine.backbones import MODELS

@@ -10,6 +10,8 @@ import enum
 import typing
 from typing import Any, Iterator
 
+from . import fields as F
+
 #: the command line's name
 PROG = "dreamreel"
 
@@ -21,11 +23,6 @@ def walk(group: Any, path: tuple[str, ...] = (PROG,)) -> Iterator[tuple[tuple[st
         yield here, command
         if getattr(command, "commands", None):
             yield from walk(command, here)
-
-
-def long_name(param: Any) -> str:
-    """An option's ``--long`` name (its first name where it has no long one)."""
-    return next((o for o in param.opts if o.startswith("--")), param.opts[0])
 
 
 def names(param: Any) -> str:
@@ -45,8 +42,11 @@ def type_name(param: Any) -> str:
         return "one of " + ", ".join(f"`{m.value}`" for m in annotation)
     if typing.get_origin(annotation) is typing.Literal:
         return "one of " + ", ".join(f"`{a}`" for a in typing.get_args(annotation))
+    listed = F.choices(param)
+    if listed:
+        return "one of " + ", ".join(f"`{c}`" for c in listed)
     kind = {int: "integer", float: "number", bool: "switch"}.get(annotation, "text")
-    low, high = getattr(param, "min", None), getattr(param, "max", None)
+    low, high = F.bounds(param)
     if low is not None or high is not None:
         kind += f" ({'' if low is None else low} … {'' if high is None else high})"
     if param.metavar and kind == "text":
@@ -60,8 +60,8 @@ def default_of(param: Any, preset: dict | None = None) -> str:
     value = param.default
     if getattr(param, "is_flag", False):
         return "on" if value else "off"
-    if (value is None or value == []) and preset and param.name in preset:
-        return cell(f"`{preset[param.name]}` (preset `{preset['name']}`)")
+    if (value is None or value == []) and preset and preset.get(param.name) not in (None, "", [], {}):
+        return cell(f"`{preset[param.name]}` (with preset `{preset['name']}`)")
     if value is None or value == [] or value == () or callable(value):
         return ""
     if isinstance(value, enum.Enum):
@@ -106,10 +106,9 @@ def command_markdown(path: tuple[str, ...], command: Any) -> list[str]:
         lines.append("")
     preset = None
     if any(p.name == "preset" for p in command.params):  # (a zoom: what is not given comes from the preset)
-        from ... import presets
         from ..request.configs import DEFAULT_PRESET
 
-        preset = {**presets.load(DEFAULT_PRESET), "name": DEFAULT_PRESET}
+        preset = {**F.preset_values(DEFAULT_PRESET), "name": DEFAULT_PRESET}
     panels: dict[str, list[Any]] = {}
     for p in command.params:
         if p.param_type_name == "option":
@@ -135,4 +134,4 @@ def cli_markdown(group: Any) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["cli_markdown", "walk", "long_name"]
+__all__ = ["cli_markdown", "walk"]

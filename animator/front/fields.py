@@ -1,4 +1,6 @@
-"""The studio's fields, made from the commands' one option declaration (:mod:`.commands`): a number field (a
+"""What each option takes, read from the commands' one declaration: its list of values, its kind of number, its
+range, its default (a zoom's: its preset's). The CLI reference (:mod:`.reference`) says it; the studio's fields,
+made from the commands' one option declaration (:mod:`.commands`): a number field (a
 slider where the option declares a range) holding the default, a drop-down where the code takes one of a fixed
 list (the list where the code checks it: :data:`CHOICES`), a check box for a switch, an upload for a file, text
 for the rest (schedules: their curves are drawn beside them). And the other way: the fields' values as the
