@@ -84,17 +84,15 @@ class Render:
         thumb = self.folder / "thumb.jpg"
         if thumb.exists():
             return str(thumb)
-        running = self.proc is not None and self.proc.poll() is None
-        k = self.frame_count()
-        path = self.frames / f"frame_{k - 1:06d}.png" if k else self.outputs.get("image")
-        if path is None or not path.exists():
+        if self.proc is not None and self.proc.poll() is None:  # (running: not yet)
+            return None
+        path = self.latest_path()
+        if path is None:
             return None
         try:
             with Image.open(path) as im:
                 im = im.convert("RGB")
                 im.thumbnail((160, 160))
-                if running:
-                    return None
                 im.save(thumb, quality=85)
         except OSError:
             return None
@@ -146,11 +144,16 @@ class Render:
             k += 1
         return k
 
-    def latest(self) -> np.ndarray | None:
-        """The newest frame written (a still: the picture, once written)."""
+    def latest_path(self) -> Path | None:
+        """The newest frame written (a still: the picture, once written), or None."""
         k = self.frame_count()
         path = self.frames / f"frame_{k - 1:06d}.png" if k else self.outputs.get("image")
-        if path is None or not path.exists():
+        return path if path is not None and path.exists() else None
+
+    def latest(self) -> np.ndarray | None:
+        """The newest frame written, as pixels."""
+        path = self.latest_path()
+        if path is None:
             return None
         try:
             with Image.open(path) as im:
