@@ -146,3 +146,38 @@ def test_the_site_builds_strict_and_its_reference_page_has_every_option(tmp_path
     for page in nav_pages():
         assert (site / page.replace(".md", "") / "index.html").exists() or page == "index.md", page
     assert (site / "index.html").exists()
+
+
+def guide_commands() -> list[tuple[str, str]]:
+    """``(page, command)`` for every ``dreamreel ...`` line of the pages' shell blocks (not ``--help``)."""
+    out = []
+    for md in sorted(DOCS.rglob("*.md")):
+        for block in re.findall(r"^```(?:bash|sh|shell|console)\n(.*?)^```", md.read_text(), flags=re.S | re.M):
+            for line in block.splitlines():
+                line = re.sub(r"\s+#.*$", "", line.strip())
+                out += [(str(md.relative_to(DOCS)), part.strip()) for part in line.split("&&")
+                        if part.strip().startswith("dreamreel ") and "--help" not in part]
+    return out
+
+
+def test_every_command_the_pages_show_parses_with_the_options_dreamreel_has():
+    """A page's command with an option that was renamed or removed, or a value of the wrong kind, fails here (the
+    pages' commands are parsed, not rendered; README's are run by test_readme.py)."""
+    import shlex
+
+    from dreamreel.animator.cli import app
+
+    group = typer.main.get_command(app)
+    shown = guide_commands()
+    assert len(shown) >= 30 and {p for p, _ in shown} >= {"guides/clips.md", "guides/zooms.md", "getting-started.md"}
+    wrong = []
+    for page, line in shown:
+        args, command, name = shlex.split(line)[1:], group, "dreamreel"
+        while getattr(command, "commands", None) and args and args[0] in command.commands:
+            name = args.pop(0)
+            command = command.commands[name]
+        try:
+            command.make_context(name, args)
+        except Exception as e:  # (click's usage errors: an unknown option, a number that is not one)
+            wrong.append(f"{page}: {line} -> {getattr(e, 'format_message', lambda: str(e))()}")
+    assert not wrong, "\n".join(wrong)
