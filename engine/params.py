@@ -15,14 +15,25 @@ FLOW_METHODS = ("dis", "farneback", "raft", "raft_small", "raft_large")
 
 @dataclass(frozen=True)
 class DreamParams:
-    octaves: int = 4  # pyramid levels (1 = the full size only)
-    octave_scale: float = 1.4  # size ratio between levels
-    steps: int = 10  # gradient steps per octave
-    lr: float = 0.02  # step size, in [0, 1] pixel units, of the mean-normalised gradient
-    jitter: int = 32  # random roll, pixels (at each octave's resolution)
-    smooth: float = 0.5  # Gaussian smoothing of the gradient: base sigma in pixels (0 = off)
-    tile: int = 0  # gradient tiles of at most this many pixels a side (0 = whole image)
+    """The numbers of one dream: its octave pyramid, its gradient steps and their size (what a zoom schedules per
+    frame is set per frame; the rest holds for the whole render)."""
+
+    octaves: int = 4
+    """Pyramid levels (1 = the full size only)."""
+    octave_scale: float = 1.4
+    """Size ratio between levels."""
+    steps: int = 10
+    """Gradient steps per octave."""
+    lr: float = 0.02
+    """Step size, in [0, 1] pixel units, of the mean-normalised gradient."""
+    jitter: int = 32
+    """Random roll, pixels (at each octave's resolution)."""
+    smooth: float = 0.5
+    """Gaussian smoothing of the gradient: base sigma in pixels (0 = off)."""
+    tile: int = 0
+    """Gradient tiles of at most this many pixels a side (0 = whole image)."""
     seed: int = 0
+    """The jitter's random seed."""
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -143,6 +143,8 @@ def test_the_site_builds_strict_and_its_reference_page_has_every_option(tmp_path
     assert not missing, f"options not on the built page: {sorted(missing)[:10]}"
     api = (site / "reference" / "api" / "index.html").read_text()
     assert "get_backbone" in api and "Dream <code>image</code>" in api  # (the docstrings themselves)
+    assert ":func:" not in api and ":class:" not in api  # (Sphinx's roles shown as code: tools/griffe_roles.py)
+    assert "Gradient steps per octave." in api  # (DreamParams' fields, with their own docstrings)
     for page in nav_pages():
         assert (site / page.replace(".md", "") / "index.html").exists() or page == "index.md", page
     assert (site / "index.html").exists()

@@ -13,18 +13,32 @@ INITS = ("content", "noise", "image")
 
 @dataclass(frozen=True)
 class StyleParams:
+    """The numbers of one style transfer: the losses' weights, the optimiser and its start."""
+
     content_weight: float = 1.0
+    """The content loss's weight (each recipe's gains make 1 : 1 its balanced result)."""
     style_weight: float = 1.0
-    tv_weight: float = 1.0  # relative to the recipe's own TV gain (0 = off)
-    tv_beta: float | None = None  # None: L1 of neighbour differences; else sum((dx^2 + dy^2)^(beta/2))
+    """The style loss's weight."""
+    tv_weight: float = 1.0
+    """Total variation, relative to the recipe's own TV gain (0 = off)."""
+    tv_beta: float | None = None
+    """None: L1 of neighbour differences; else sum((dx^2 + dy^2)^(beta/2))."""
     optimizer: str = "lbfgs"
+    """``lbfgs`` or ``adam``."""
     iters: int = 500
-    lr: float | None = None  # Adam step in [0, 1] pixel units (default 0.02); L-BFGS step (default 1)
-    init: str = "content"  # content | noise | image (the ``init`` tensor given to stylize)
-    original_colors: bool = False  # luminance-only transfer; the content's chroma is kept
-    color_space: str = "ycbcr"  # where "chroma" is kept: ycbcr | lab
-    history: int = 100  # L-BFGS memory
+    """Optimiser iterations."""
+    lr: float | None = None
+    """Adam's step in [0, 1] pixel units (default 0.02); L-BFGS's step (default 1)."""
+    init: str = "content"
+    """Where the picture starts: ``content``, ``noise`` or ``image`` (the ``init`` tensor given to ``stylize``)."""
+    original_colors: bool = False
+    """Luminance-only transfer: the content's chroma is kept."""
+    color_space: str = "ycbcr"
+    """Where "chroma" is kept: ``ycbcr`` or ``lab``."""
+    history: int = 100
+    """L-BFGS memory."""
     seed: int = 0
+    """The noise start's random seed."""
 
     def as_dict(self) -> dict:
         return asdict(self)
