@@ -86,14 +86,13 @@ class Render:
             return str(thumb)
         if self.proc is not None and self.proc.poll() is None:  # (running: not yet)
             return None
-        path = self.latest_path()
-        if path is None:
+        pixels = self.latest()
+        if pixels is None:
             return None
+        im = Image.fromarray(pixels)
+        im.thumbnail((160, 160))
         try:
-            with Image.open(path) as im:
-                im = im.convert("RGB")
-                im.thumbnail((160, 160))
-                im.save(thumb, quality=85)
+            im.save(thumb, quality=85)
         except OSError:
             return None
         return str(thumb)
