@@ -179,19 +179,17 @@ def test_a_truncated_file_is_used_as_far_as_it_goes(tmp_path):
 
 def test_the_studio_draws_the_song_under_the_schedules(tmp_path):
     pytest.importorskip("gradio", reason="the studio extra (gradio) is not installed")
-    pytest.importorskip("pandas", reason="the studio extra (pandas) is not installed")
-    from dreamreel.animator.front.studio import schedule_plot
+    from dreamreel.animator.front.studio import schedule_curves
 
     drum_wav(tmp_path / "d.wav", 3.0, 120)
-    schedules, note, music = schedule_plot({"audio": str(tmp_path / "d.wav"), "zoom": "0:(1 + 0.1*beat)"}, None, None)
+    drawn, note, music = schedule_curves({"audio": str(tmp_path / "d.wav"), "zoom": "0:(1 + 0.1*beat)"}, None, None)
     assert "schedules of 72 frames" in note and "bpm, 6 beats" in note, note
-    zoom = schedules[schedules.schedule == "zoom"].value.to_numpy()
-    beat = music[music.music == "beat"].value.to_numpy()
+    zoom, beat = np.array(dict(drawn)["zoom"]), np.array(dict(music)["beat"])
     assert len(zoom) == len(beat) == 72 and np.allclose(zoom, 1 + 0.1 * beat)
-    assert set(music.music) == {"beat", "onset", "energy", "bass", "mid", "treble"}
-    assert "is a music variable" in schedule_plot({"zoom": "0:(1 + 0.1*beat)"}, None, None)[1]
-    assert "has no sound" in schedule_plot({"audio": str(REPO / "tests" / "data" / "one_second_clip.mp4")}, None,
-                                           None)[1]
+    assert {name for name, _ in music} == {"beat", "onset", "energy", "bass", "mid", "treble"}
+    assert "is a music variable" in schedule_curves({"zoom": "0:(1 + 0.1*beat)"}, None, None)[1]
+    assert "has no sound" in schedule_curves({"audio": str(REPO / "tests" / "data" / "one_second_clip.mp4")}, None,
+                                             None)[1]
 
 
 def test_a_fade_loop_reads_the_song_from_its_first_played_frame_and_its_lead_reads_the_end(tmp_path):

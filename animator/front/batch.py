@@ -201,18 +201,10 @@ def check(name: str, command: str, cmd, argument: str | None, values: dict, cpus
 
     argv = to_argv(name, command, cmd, argument, values)
     try:
-        ctx = cmd.make_context(command, list(argv[1:]))
-        with commands.checking():
-            ctx.invoke(cmd.callback, **ctx.params)
-    except commands.Checked as c:
-        cfg = c.config
+        cfg = commands.check_command_line(cmd, argv)
     except UserError as e:
         raise UserError(f"job {name}: {e}") from None
-    except Exception as e:
-        if hasattr(e, "format_message"):  # the parser's own message (bad value, missing option)
-            raise UserError(f"job {name}: {e.format_message()}") from None
-        raise
-    else:  # (a command that never calls commands.checked)
+    if cfg is None:  # (a command that never calls commands.checked)
         raise UserError(f"job {name}: {command} cannot run in a batch")
     return Job(name, command, tuple(argv), cpus, gpus, *finish_line(cfg))
 

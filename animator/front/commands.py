@@ -57,6 +57,25 @@ def checked(cfg):
     return cfg
 
 
+def check_command_line(cmd, argv: list[str]):
+    """Parse ``argv`` (``[command, *args]``) with the click command ``cmd`` and check its config as the command
+    would, rendering nothing (a batch's jobs, the studio's renders): the config, or None for a command that never
+    calls :func:`checked`. A mistake is a :class:`UserError` (a bad value: the parser's own message)."""
+    try:
+        ctx = cmd.make_context(argv[0], list(argv[1:]))
+        with checking():
+            ctx.invoke(cmd.callback, **ctx.params)
+    except Checked as c:
+        return c.config
+    except UserError:
+        raise
+    except Exception as e:
+        if hasattr(e, "format_message"):  # the parser's own message (a bad value, a missing option)
+            raise UserError(e.format_message()) from None
+        raise
+    return None
+
+
 def given(values: dict) -> dict:
     """A command's locals with its shared ``options`` spread out (what :func:`.configs.build` takes)."""
     return {**{k: v for k, v in values.items() if k != "options"}, **values.get("options", {})}

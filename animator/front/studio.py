@@ -72,19 +72,10 @@ def check_command_line(argv: list[str]) -> str | None:
     mistake as its one line, or None."""
     from . import commands
 
-    cmd = typer.main.get_command(app).commands[argv[0]]
     try:
-        ctx = cmd.make_context(argv[0], list(argv[1:]))
-        with commands.checking():
-            ctx.invoke(cmd.callback, **ctx.params)
-    except commands.Checked:
-        return None
+        commands.check_command_line(typer.main.get_command(app).commands[argv[0]], argv)
     except UserError as e:
         return f"error: {e}"
-    except Exception as e:  # the parser's own message (a bad value)
-        if hasattr(e, "format_message"):
-            return f"error: {e.format_message()}"
-        raise
     return None
 
 
@@ -143,20 +134,6 @@ def schedule_curves(values: dict[str, object], preset: str | None, frames) -> tu
     beats = len(curves.beat_frames) if curves is not None else 0
     said = f"; the song: {curves.bpm:.1f} bpm, {beats} beat{'s' * (beats != 1)}" if curves is not None else ""
     return drawn, f"schedules of {frames_n} frames (preset {cfg.preset}){said}", music
-
-
-def schedule_plot(values: dict[str, str], preset: str | None, frames: str | None):
-    """:func:`schedule_curves` as tables (pandas): (schedule, frame, value) rows, the note, (music, frame, value)
-    rows or None; on a mistake, ``gr.update()`` and the note."""
-    import pandas as pd
-
-    drawn, note, music = schedule_curves(values, preset, frames)
-    if drawn is None:
-        return gr.update(), note, None
-    rows = pd.DataFrame([{"frame": t, "value": v, "schedule": name} for name, vs in drawn for t, v in enumerate(vs)])
-    song = None if music is None else pd.DataFrame([{"frame": t, "value": v, "music": name} for name, vs in music
-                                                    for t, v in enumerate(vs)])
-    return rows, note, song
 
 
 def _plots(drawn, note, music, frame: int | None = None) -> tuple[object, str, object]:
@@ -528,4 +505,4 @@ def serve(host: str = "127.0.0.1", port: int = 7860, workdir: str | None = None)
                 show_error=True, inbrowser=False, css=CSS)
 
 
-__all__ = ["Studio", "Render", "build", "serve", "schedule_plot", "schedule_curves", "check_command_line"]
+__all__ = ["Studio", "Render", "build", "serve", "schedule_curves", "check_command_line"]
